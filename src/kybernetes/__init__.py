@@ -10,4 +10,4 @@ __version__ = "0.1.0"
 
 # The Kubernetes version this server reports on /version. kubectl dispatchers pick their client by
 # its minor version, so it must be a real, current release.
-KUBERNETES_VERSION = "v1.34.2"
+KUBERNETES_VERSION = "v1.36.2"
