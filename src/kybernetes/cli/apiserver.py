@@ -1,0 +1,80 @@
+"""``kyb apiserver``: one apiserver in this process, configured by flags.
+
+Every ApiServerConfig field is a flag; the names follow kube-apiserver where it has one
+(--tls-cert-file, --tls-private-key-file, --client-ca-file, --token-auth-file, --secure-port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from kybernetes.cli.options import check_store_url
+from kybernetes.cli.paths import default_data_dir
+
+_file = click.Path(dir_okay=False, exists=True, path_type=Path)
+
+
+def _run(coro) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable without it
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the default SQLite store lives [default: as `kyb up`].")
+@click.option("--bind-address", default="0.0.0.0", show_default=True)
+@click.option("--port", "--secure-port", "port", type=click.IntRange(0, 65535), default=6443,
+              show_default=True)
+@click.option("--store", "--storage-url", "store_url", default="", metavar="URL", callback=check_store_url,
+              help="sqlite:///PATH, sqlite://:memory: or etcd://HOST:PORT[,...] "
+                   "[default: sqlite:///DATA_DIR/state.db].")
+@click.option("--tls-cert-file", type=_file, default=None, help="Serving certificate (PEM).")
+@click.option("--tls-private-key-file", "tls_key_file", type=_file, default=None,
+              help="Serving certificate's key (PEM).")
+@click.option("--client-ca-file", type=_file, default=None,
+              help="CA that signs client certificates (CN = user, O = groups).")
+@click.option("--token-auth-file", type=_file, default=None,
+              help='Static bearer tokens, CSV: token,user,uid,"group1,group2".')
+@click.option("--anonymous-admin", is_flag=True,
+              help="Treat every request as system:masters. For tests over plain HTTP only.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
+def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_file, client_ca_file,
+              token_auth_file, anonymous_admin, log_level) -> None:
+    """Run the Kubernetes API server until SIGTERM or Ctrl-C."""
+    if (tls_cert_file is None) != (tls_key_file is None):
+        raise click.UsageError("--tls-cert-file and --tls-private-key-file go together")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from kybernetes.api.errors import ApiError
+    from kybernetes.apiserver.authn import TokenFileError
+    from kybernetes.apiserver.server import ApiServerConfig, run_apiserver
+
+    data_dir = (data_dir or default_data_dir()).expanduser().absolute()
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config = ApiServerConfig(
+        data_dir=data_dir, bind_address=bind_address, port=port, store_url=store_url,
+        tls_cert_file=tls_cert_file, tls_key_file=tls_key_file, client_ca_file=client_ca_file,
+        token_auth_file=token_auth_file, anonymous_admin=anonymous_admin,
+    )
+    try:
+        _run(run_apiserver(config))
+    except KeyboardInterrupt:
+        pass
+    except (TokenFileError, ApiError, OSError, ValueError) as e:
+        # A port in use, an unreadable file, a bad store URL: one line, no traceback.
+        click.echo(f"kyb apiserver: {e}", err=True)
+        sys.exit(1)
+    except Exception as e:
+        if not type(e).__module__.startswith("kybernetes."):
+            raise  # a bug: keep the traceback
+        click.echo(f"kyb apiserver: {e}", err=True)  # one of our typed errors (StoreError, ...)
+        sys.exit(1)

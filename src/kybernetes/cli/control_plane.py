@@ -1,0 +1,117 @@
+"""What ``kyb server`` and ``kyb up`` share: prepare a data dir, then supervise components.
+
+    DATA_DIR/pki/...        cluster CA, serving and admin certificates (apiserver/pki.py)
+    DATA_DIR/kubeconfig     admin kubeconfig, https://127.0.0.1:PORT (rewritten at every start)
+    DATA_DIR/state.db       the SQLite store, unless --store says otherwise
+
+Every component runs as its own process (``python -m kybernetes.cli <component> ...``), as
+docs/architecture.md describes; util.supervisor starts them in order, waits for each to be
+ready, restarts one that dies and stops all of them on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from kybernetes.apiserver.pki import ClusterPki, PkiError, ensure_cluster_pki
+from kybernetes.cli.paths import local_server_url
+from kybernetes.client.kubeconfig import admin_kubeconfig, write_kubeconfig
+from kybernetes.util.files import ensure_private_dir
+from kybernetes.util.netaddr import local_addresses, local_hostnames
+from kybernetes.util.readiness import ca_ssl_context, http_ok
+from kybernetes.util.supervisor import ChildFailedError, ChildSpec, Supervisor
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    data_dir: Path
+    pki: ClusterPki
+    kubeconfig: Path
+    server_url: str
+    bind_address: str
+    port: int
+    store_url: str
+
+
+def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str) -> ControlPlane:
+    """Create (or reuse) the data dir, the PKI and the admin kubeconfig."""
+    ensure_private_dir(data_dir)
+    hosts = [*local_addresses(), *local_hostnames()]
+    if bind_address not in ("0.0.0.0", "::", ""):
+        hosts.append(bind_address)
+    try:
+        pki = ensure_cluster_pki(data_dir / "pki", hosts)
+    except PkiError as e:
+        raise click.ClickException(str(e)) from None
+    server_url = local_server_url(bind_address, port)
+    kubeconfig = data_dir / "kubeconfig"
+    write_kubeconfig(kubeconfig, admin_kubeconfig(
+        server_url, pki.ca.cert_pem, pki.admin_cert_file.read_bytes(), pki.admin_key_file.read_bytes()))
+    return ControlPlane(data_dir, pki, kubeconfig, server_url, bind_address, port, store_url)
+
+
+def apiserver_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
+    argv = [sys.executable, "-m", "kybernetes.cli", "apiserver",
+            "--data-dir", str(plane.data_dir),
+            "--bind-address", plane.bind_address,
+            "--port", str(plane.port),
+            "--tls-cert-file", str(plane.pki.serving_cert_file),
+            "--tls-private-key-file", str(plane.pki.serving_key_file),
+            "--client-ca-file", str(plane.pki.ca_cert_file),
+            "--log-level", "warning" if quiet else "info"]
+    if plane.store_url:
+        argv += ["--store", plane.store_url]
+    tls = ca_ssl_context(plane.pki.ca_cert_file)
+    url = f"{plane.server_url}/readyz"
+
+    async def ready() -> bool:
+        return await http_ok(url, tls, timeout=1.0)
+
+    return ChildSpec("apiserver", argv, ready=ready)
+
+
+def control_plane_specs(plane: ControlPlane, *, quiet: bool = False) -> list[ChildSpec]:
+    """Every control-plane component that exists, in start order."""
+    return [apiserver_spec(plane, quiet=quiet)]
+
+
+def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready) -> int:
+    """Run ``specs`` in the foreground until SIGTERM/SIGINT; the process exit code."""
+
+    def ready(name: str, pid: int) -> None:
+        if not quiet:
+            click.echo(f"  {click.style('✓', fg='green')} {name:<20} running (pid {pid})")
+
+    def restarted(name: str, code: int) -> None:
+        click.echo(f"  {click.style('!', fg='yellow')} {name} exited (code {code}); restarting", err=True)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        supervisor = Supervisor(on_ready=ready, on_restart=restarted)
+        watcher = asyncio.ensure_future(_announce_when_ready(supervisor, on_all_ready))
+        try:
+            await supervisor.run(specs, stop)
+        except ChildFailedError as e:
+            click.echo(f"kyb: {e}", err=True)
+            return 1
+        finally:
+            watcher.cancel()
+        if not quiet:
+            click.echo("stopped")
+        return 0
+
+    return asyncio.run(main())
+
+
+async def _announce_when_ready(supervisor: Supervisor, on_all_ready) -> None:
+    await supervisor.started.wait()
+    on_all_ready()

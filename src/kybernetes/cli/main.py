@@ -1,0 +1,27 @@
+"""Entry point of ``kyb`` (pyproject: ``kyb = "kybernetes.cli.main:main"``)."""
+
+from __future__ import annotations
+
+import click
+
+from kybernetes.cli.apiserver import apiserver
+from kybernetes.cli.kubeconfig import kubeconfig
+from kybernetes.cli.server import server
+from kybernetes.cli.up import up
+from kybernetes.cli.version import version
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """Kybernetes: Kubernetes, written in Python."""
+
+
+cli.add_command(version)
+cli.add_command(apiserver)
+cli.add_command(server)
+cli.add_command(up)
+cli.add_command(kubeconfig)
+
+
+def main() -> None:
+    cli(prog_name="kyb")

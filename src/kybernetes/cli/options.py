@@ -1,0 +1,41 @@
+"""Flags shared by ``kyb server`` and ``kyb up``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kybernetes.cli.paths import default_data_dir
+
+
+def cluster_options(func):
+    """--data-dir, --port, --bind-address, --store, --quiet."""
+    for decorator in reversed([
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="State, PKI and kubeconfig [default: /var/lib/kybernetes for root, "
+                          "else ~/.local/share/kybernetes]."),
+        click.option("--port", type=click.IntRange(1, 65535), default=6443, show_default=True,
+                     help="The apiserver's HTTPS port."),
+        click.option("--bind-address", default="0.0.0.0", show_default=True,
+                     help="Address the apiserver listens on."),
+        click.option("--store", "store_url", default="", metavar="URL", callback=check_store_url,
+                     help="sqlite:///PATH or etcd://HOST:PORT[,...] [default: sqlite in the data dir]."),
+        click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def resolve_data_dir(data_dir: Path | None) -> Path:
+    return (data_dir or default_data_dir()).expanduser().absolute()
+
+
+STORE_SCHEMES = ("sqlite://", "etcd://")
+
+
+def check_store_url(ctx, param, value: str) -> str:
+    """Refuse a store URL no backend understands before anything starts."""
+    if value and not value.startswith(STORE_SCHEMES):
+        raise click.BadParameter(f"{value!r}: use sqlite:///PATH, sqlite://:memory: or etcd://HOST:PORT[,...]")
+    return value

@@ -1,0 +1,28 @@
+"""``kyb server``: the control plane on this machine.
+
+Prepares the data dir (PKI, admin kubeconfig) and runs each control-plane component as a
+supervised child process (today the apiserver; the scheduler and controller-manager join
+control_plane.control_plane_specs as they land).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kybernetes.cli.control_plane import control_plane_specs, prepare, run_supervised
+from kybernetes.cli.options import cluster_options, resolve_data_dir
+
+
+@click.command()
+@cluster_options
+def server(data_dir, port, bind_address, store_url, quiet) -> None:
+    """Run the control plane in the foreground until SIGTERM or Ctrl-C."""
+    plane = prepare(resolve_data_dir(data_dir), port=port, bind_address=bind_address, store_url=store_url)
+
+    def all_ready() -> None:
+        if not quiet:
+            click.echo(f"control plane ready at {plane.server_url}; admin kubeconfig: {plane.kubeconfig}")
+
+    sys.exit(run_supervised(control_plane_specs(plane, quiet=quiet), quiet=quiet, on_all_ready=all_ready))

@@ -1,0 +1,1 @@
+"""End-to-end tests: a real `kyb up` driven by real clients."""
