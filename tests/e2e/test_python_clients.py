@@ -131,7 +131,7 @@ def test_lightkube_crud_and_watch(kyb_cluster, api_client):
     # Delete first, then watch from before the delete: the watch must replay it.
     lk.delete(ConfigMap, "lk-cm")
     seen = []
-    for op, obj in lk.watch(ConfigMap, resource_version=replaced.metadata.resourceVersion, timeout_seconds=10):
+    for op, obj in lk.watch(ConfigMap, resource_version=replaced.metadata.resourceVersion, server_timeout=10):
         seen.append((op, obj.metadata.name))
         if op == "DELETED":
             break
