@@ -1,0 +1,259 @@
+"""The generic object store: create, get, update and patch of any kind, on top of the Store.
+
+This mirrors Kubernetes' generic registry store. Every kind goes through the same steps; what
+differs per kind is in strategies.py, defaulting and validation in kybernetes.api:
+
+    create:  reset status -> server-owned metadata (uid, creationTimestamp, generation)
+             -> generateName -> defaults -> validate (422) -> admission -> store.create
+    update:  read -> the client's change (PUT body or patch of the stored object)
+             -> precondition on metadata.resourceVersion (409) -> keep server-owned metadata
+             -> main/status split -> defaults -> generation -> validate -> admission
+             -> no-op detection -> store.update at the revision read, retried on conflict when
+                the client gave no resourceVersion (Kubernetes' GuaranteedUpdate)
+
+An update that leaves a deleting object (deletionTimestamp set) without finalizers deletes it:
+that is how finalizers complete a deletion. Deletion itself is in deletion.py.
+
+The object's resourceVersion is always the store's mod_revision (see codec.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kybernetes.api import defaults, errors, meta, validation
+from kybernetes.api.errors import ApiError
+from kybernetes.api.registry import Registry, ResourceInfo
+from kybernetes.apiserver import codec, keys, strategies
+from kybernetes.apiserver.admission import CREATE, UPDATE, AdmissionChain, Attributes
+from kybernetes.apiserver.store_errors import translate
+from kybernetes.store import ConflictError, KeyExistsError, KeyNotFoundError, Store, StoreError
+
+# generateName collisions are retried, as the real server does since 1.30.
+_GENERATE_NAME_ATTEMPTS = 8
+# A GuaranteedUpdate gives up after this many lost races (each one means someone else wrote).
+_UPDATE_ATTEMPTS = 16
+
+# Metadata only the server sets; kept from the stored object on every update.
+_SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                 "generation", "selfLink")
+
+
+@dataclass
+class WriteContext:
+    user: Any = None
+    dry_run: bool = False
+
+
+Mutation = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
+
+
+def set_type_meta(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+    """kind and apiVersion of the version the client asked for, first, as the real server prints."""
+    obj.pop("kind", None)
+    obj.pop("apiVersion", None)
+    # metadata third: listing.py splices resourceVersion into stored bytes of this shape.
+    out = {"kind": info.kind, "apiVersion": info.group_version, "metadata": obj.pop("metadata", None) or {}}
+    out.update(obj)
+    return out
+
+
+def raise_if_invalid(info: ResourceInfo, obj: dict[str, Any], causes: list) -> None:
+    if causes:
+        name = (obj.get("metadata") or {}).get("name") or ""
+        raise errors.invalid(info.kind, name, causes, group=info.group)
+
+
+class ObjectStore:
+    def __init__(self, store: Store, registry: Registry, admission: AdmissionChain | None = None):
+        self.store = store
+        self.registry = registry
+        self.admission = admission or AdmissionChain()
+        # Called with (namespace) after an object in that namespace is removed for good; the
+        # namespace lifecycle uses it to finish terminating namespaces (see deletion.py).
+        self.on_removed: Callable[[ResourceInfo, str | None], Awaitable[None]] | None = None
+        # Namespaces being emptied inline right now: removals in them skip the emptiness check,
+        # which the emptying does once at its end.
+        self.emptying_namespaces: set[str] = set()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def read(self, info: ResourceInfo, namespace: str | None, name: str):
+        """(object, KeyValue) as stored, or 404."""
+        key = keys.object_key(info, namespace, name)
+        try:
+            kv = await self.store.get(key)
+        except StoreError as e:
+            raise translate(e, info, name) from None
+        if kv is None:
+            raise errors.not_found(info.resource, name, info.group)
+        return codec.decode(kv), kv
+
+    async def get(self, info: ResourceInfo, namespace: str | None, name: str) -> dict[str, Any]:
+        obj, _ = await self.read(info, namespace, name)
+        return set_type_meta(info, obj)
+
+    async def get_or_none(self, info: ResourceInfo, namespace: str | None, name: str):
+        try:
+            return await self.get(info, namespace, name)
+        except ApiError as e:
+            if e.code == 404:
+                return None
+            raise
+
+    # -- create --------------------------------------------------------------------------------
+
+    async def create(self, info: ResourceInfo, namespace: str | None, obj: dict[str, Any],
+                     ctx: WriteContext | None = None) -> dict[str, Any]:
+        ctx = ctx or WriteContext()
+        m = meta.object_meta(obj)
+        if m.get("resourceVersion"):
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
+        strategies.prepare_for_create(info, obj)
+        for field_name in _SERVER_OWNED:
+            m.pop(field_name, None)
+        m["uid"] = meta.new_uid()
+        m["creationTimestamp"] = meta.now_rfc3339()
+        if info.has_generation:
+            m["generation"] = 1
+        if info.namespaced:
+            m["namespace"] = namespace
+        generated = not m.get("name") and bool(m.get("generateName"))
+        if generated:
+            m["name"] = meta.generate_name(str(m["generateName"]))
+        obj = set_type_meta(info, obj)
+        defaults.apply_defaults(info, obj)
+        raise_if_invalid(info, obj, validation.validate_create(info, obj))
+        name = obj["metadata"]["name"]
+        await self.admission.run(Attributes(CREATE, info, namespace, name, obj, user=ctx.user,
+                                            dry_run=ctx.dry_run))
+        if ctx.dry_run:
+            return obj
+        attempts = _GENERATE_NAME_ATTEMPTS if generated else 1
+        for attempt in range(attempts):
+            name = obj["metadata"]["name"]
+            try:
+                rev = await self.store.create(keys.object_key(info, namespace, name), codec.encode(obj))
+            except KeyExistsError as e:
+                if attempt + 1 < attempts:
+                    obj["metadata"]["name"] = meta.generate_name(str(obj["metadata"]["generateName"]))
+                    continue
+                raise translate(e, info, name) from None
+            except StoreError as e:
+                raise translate(e, info, name) from None
+            obj["metadata"]["resourceVersion"] = str(rev)
+            return obj
+        raise AssertionError("unreachable")
+
+    # -- update --------------------------------------------------------------------------------
+
+    async def update(self, info: ResourceInfo, namespace: str | None, name: str,
+                     mutate: Mutation, ctx: WriteContext | None = None, *,
+                     subresource: str = "", create_if_missing: dict[str, Any] | None = None,
+                     ) -> tuple[dict[str, Any], bool]:
+        """Apply ``mutate(stored) -> wanted`` and store the result (Kubernetes' GuaranteedUpdate).
+
+        ``wanted.metadata.resourceVersion``, when set, must be the stored one (409 otherwise);
+        when unset the update is unconditional and retried on races. Returns (object, created).
+        """
+        ctx = ctx or WriteContext()
+        key = keys.object_key(info, namespace, name)
+        for _ in range(_UPDATE_ATTEMPTS):
+            try:
+                kv = await self.store.get(key)
+            except StoreError as e:
+                raise translate(e, info, name) from None
+            if kv is None:
+                if create_if_missing is not None and not subresource:
+                    return await self.create(info, namespace, create_if_missing, ctx), True
+                raise errors.not_found(info.resource, name, info.group)
+            old = codec.decode(kv)
+            wanted = mutate(meta.deep_copy(old))
+            if hasattr(wanted, "__await__"):
+                wanted = await wanted
+            precondition = (wanted.get("metadata") or {}).get("resourceVersion") or ""
+            if precondition and precondition != str(kv.mod_revision):
+                raise errors.conflict(info.resource, name, info.group)
+            new = await self._prepare_update(info, namespace, name, wanted, old, ctx, subresource)
+            new_bytes = codec.encode(new)
+            if new_bytes == kv.value:
+                # Nothing changed: no write, no new resourceVersion (as the real server).
+                return set_type_meta(info, old), False
+            if ctx.dry_run:
+                new["metadata"]["resourceVersion"] = str(kv.mod_revision)
+                return new, False
+            try:
+                if self._finalized(new):
+                    rev, _ = await self.store.delete(key, kv.mod_revision)
+                    new["metadata"]["resourceVersion"] = str(rev)
+                    if self.on_removed is not None:
+                        await self.on_removed(info, namespace)
+                    return new, False
+                rev = await self.store.update(key, new_bytes, kv.mod_revision)
+            except (ConflictError, KeyNotFoundError):
+                if precondition:
+                    raise errors.conflict(info.resource, name, info.group) from None
+                continue  # someone else wrote first: read again and re-apply the change
+            except StoreError as e:
+                raise translate(e, info, name) from None
+            new["metadata"]["resourceVersion"] = str(rev)
+            return new, False
+        raise errors.conflict(info.resource, name, info.group,
+                              "too many concurrent writers; please retry")
+
+    @staticmethod
+    def _finalized(obj: dict[str, Any]) -> bool:
+        m = obj.get("metadata") or {}
+        return bool(m.get("deletionTimestamp")) and not m.get("finalizers")
+
+    async def _prepare_update(self, info: ResourceInfo, namespace: str | None, name: str,
+                              wanted: dict[str, Any], old: dict[str, Any], ctx: WriteContext,
+                              subresource: str) -> dict[str, Any]:
+        if not isinstance(wanted, dict):
+            raise errors.bad_request("the updated object must be a JSON object")
+        if subresource == "status":
+            new = strategies.merge_status_update(wanted, old)
+        elif subresource == "binding":
+            new = wanted  # the binding changes spec.nodeName and status together
+        else:
+            new = wanted
+            strategies.prepare_for_update(info, new, old)
+        new = set_type_meta(info, new)
+        m = meta.object_meta(new)
+        old_m = old.get("metadata") or {}
+        for field_name in _SERVER_OWNED:
+            if field_name in old_m:
+                m[field_name] = old_m[field_name]
+            else:
+                m.pop(field_name, None)
+        m.pop("resourceVersion", None)
+        if info.namespaced:
+            m.setdefault("namespace", namespace)
+        m.setdefault("name", name)
+        if not subresource:
+            defaults.apply_defaults(info, new)
+            if info.has_generation and meta.spec_changed(old, new):
+                m["generation"] = int(old_m.get("generation") or 1) + 1
+        # A binding is the server's own change (spec.nodeName, once): no user validation.
+        causes = [] if subresource == "binding" else validation.validate_update(info, new, old)
+        causes += _finalizer_causes(old_m, m)
+        raise_if_invalid(info, new, causes)
+        await self.admission.run(Attributes(UPDATE, info, namespace, name, new, old,
+                                            subresource=subresource, user=ctx.user,
+                                            dry_run=ctx.dry_run))
+        return new
+
+
+def _finalizer_causes(old_m: dict[str, Any], new_m: dict[str, Any]) -> list:
+    """A deleting object may lose finalizers but never gain new ones."""
+    if not old_m.get("deletionTimestamp"):
+        return []
+    added = [f for f in (new_m.get("finalizers") or []) if f not in (old_m.get("finalizers") or [])]
+    if not added:
+        return []
+    shown = "[]string{" + ", ".join(f'"{f}"' for f in added) + "}"
+    return [errors.Cause("FieldValueForbidden",
+                         f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                         f"found new finalizers {shown}", "metadata.finalizers")]

@@ -1,0 +1,233 @@
+"""The apiserver process: configuration, the aiohttp application, and the serve loop.
+
+    request ─► bind_metrics ─► observe (metrics) ─► Status errors ─► authn (401) ─► authz (403)
+            ─► /version /api /apis... (discovery) | /healthz... | /metrics
+            ─► /api/{tail} and /apis/{tail}: the generic REST handlers (handlers.py)
+
+build_app wires the pieces over an opened store; run_apiserver opens the store, serves HTTPS
+(the serving certificate; client certificates requested, verified against the cluster CA, but
+optional so bearer tokens work too) until told to stop, then closes watches and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from kybernetes.api.errors import ApiError
+from kybernetes.api.registry import Registry
+from kybernetes.apiserver import deletion
+from kybernetes.apiserver.admission import AdmissionChain, NamespaceLifecycle
+from kybernetes.apiserver.authn import Authenticator, authentication_middleware, build_authenticator
+from kybernetes.apiserver.authz import Attributes, Authorizer, default_authorizer, ensure_allowed
+from kybernetes.apiserver.discovery import setup_discovery
+from kybernetes.apiserver.handlers import ResourceHandlers, request_info_of
+from kybernetes.apiserver.health import health_checks, setup_health
+from kybernetes.apiserver.metrics import observe_request, setup_metrics
+from kybernetes.apiserver.objects import ObjectStore
+from kybernetes.apiserver.responses import status_errors_middleware
+from kybernetes.apiserver.watch import WATCH_HUB_KEY, WatchHub
+from kybernetes.store import Store
+
+log = logging.getLogger(__name__)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+OBJECTS_KEY = web.AppKey("objects", ObjectStore)
+HANDLERS_KEY = web.AppKey("resource_handlers", ResourceHandlers)
+
+
+@dataclass
+class ApiServerConfig:
+    data_dir: Path
+    bind_address: str = "0.0.0.0"
+    port: int = 6443
+    store_url: str = ""  # "" means sqlite:///<data_dir>/state.db
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    client_ca_file: Path | None = None
+    token_auth_file: Path | None = None
+    # Every request is system:masters; only for tests over plain HTTP.
+    anonymous_admin: bool = False
+
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{Path(self.data_dir).resolve() / 'state.db'}"
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    start = time.perf_counter()
+    code = 500
+    try:
+        response = await handler(request)
+        code = response.status
+        return response
+    finally:
+        ri = request_info_of(request)
+        observe_request(ri.verb.upper() if ri.is_resource_request else request.method, ri.group, ri.resource,
+                        ri.subresource, code, time.perf_counter() - start, version=ri.version)
+
+
+def authorization_middleware(authorizer: Authorizer):
+    @web.middleware
+    async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
+        user = request.get("user")
+        if user is not None:
+            ri = request_info_of(request)
+            if ri.is_resource_request:
+                attrs = Attributes(user=user, verb=ri.verb, group=ri.group, version=ri.version,
+                                   resource=ri.resource, subresource=ri.subresource,
+                                   namespace=ri.namespace or "", name=ri.name, path=request.path)
+            else:
+                attrs = Attributes(user=user, verb=request.method.lower(), path=request.path)
+            ensure_allowed(authorizer, attrs)
+        return await handler(request)
+
+    return authorize
+
+
+async def ensure_system_namespaces(objects: ObjectStore) -> None:
+    info = objects.registry.get("", "v1", "namespaces")
+    if info is None:
+        return
+    for name in SYSTEM_NAMESPACES:
+        if await objects.get_or_none(info, None, name) is not None:
+            continue
+        try:
+            await objects.create(info, None, {"metadata": {"name": name}})
+        except ApiError as e:
+            if e.code != 409:  # another apiserver on the same store made it first
+                raise
+
+
+def build_app(config: ApiServerConfig, store: Store, registry: Registry,
+              authenticator: Authenticator | None = None, authorizer: Authorizer | None = None,
+              ) -> web.Application:
+    if authenticator is None:
+        authenticator = build_authenticator(client_ca_file=config.client_ca_file,
+                                            token_auth_file=config.token_auth_file,
+                                            anonymous_admin=config.anonymous_admin)
+    if authorizer is None:
+        authorizer = default_authorizer()
+    app = web.Application(
+        middlewares=[observe_middleware, status_errors_middleware,
+                     authentication_middleware(authenticator), authorization_middleware(authorizer)],
+        client_max_size=4 * 1024 * 1024,
+    )
+    objects = ObjectStore(store, registry)
+
+    async def get_namespace(name: str) -> dict[str, Any] | None:
+        ns_info = registry.get("", "v1", "namespaces")
+        return await objects.get_or_none(ns_info, None, name) if ns_info else None
+
+    objects.admission = AdmissionChain([NamespaceLifecycle(get_namespace)])
+    objects.on_removed = lambda info, namespace: deletion.on_removed(objects, info, namespace)
+    hub = WatchHub(store, registry)
+    handlers = ResourceHandlers(objects, registry, hub)
+    handlers.authorizer = authorizer
+    app[OBJECTS_KEY] = objects
+    app[HANDLERS_KEY] = handlers
+    app[WATCH_HUB_KEY] = hub
+
+    setup_discovery(app, registry)
+    setup_health(app)
+    setup_metrics(app)
+    for prefix in ("/api/{tail:.*}", "/apis/{tail:.*}"):
+        app.router.add_route("*", prefix, handlers.handle)
+
+    async def on_startup(app: web.Application) -> None:
+        await hub.start()
+        await ensure_system_namespaces(objects)
+        health_checks(app).set_ready()
+
+    async def on_shutdown(app: web.Application) -> None:
+        health_checks(app).mark_shutting_down()
+        await hub.stop()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    return app
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable without it
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _ssl_context(config: ApiServerConfig):
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    from kybernetes.apiserver.pki import serving_ssl_context
+
+    return serving_ssl_context(Path(config.tls_cert_file), Path(config.tls_key_file),
+                               Path(config.client_ca_file) if config.client_ca_file else None)
+
+
+async def run_apiserver(config: ApiServerConfig, *, stop: asyncio.Event | None = None,
+                        on_ready: Callable[[str], Any] | None = None,
+                        registry: Registry | None = None) -> None:
+    """Serve until ``stop`` is set or SIGTERM/SIGINT arrives; ``on_ready(url)`` once listening."""
+    from kybernetes.api.builtin_kinds import builtin_registry
+    from kybernetes.store import open_store
+
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    ssl_context = _ssl_context(config)
+    store = await open_store(config.resolved_store_url())
+    runner: web.AppRunner | None = None
+    try:
+        app = build_app(config, store, registry or builtin_registry())
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        site = web.TCPSite(runner, config.bind_address, config.port, ssl_context=ssl_context,
+                           reuse_address=True)
+        await site.start()
+        port = config.port
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            port = server.sockets[0].getsockname()[1]
+        scheme = "https" if ssl_context is not None else "http"
+        host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::", "") else config.bind_address
+        url = f"{scheme}://{host}:{port}"
+        if ssl_context is None:
+            log.warning("serving plain HTTP on %s: no TLS certificate configured", url)
+        log.info("apiserver listening on %s", url)
+        if on_ready is not None:
+            result = on_ready(url)
+            if asyncio.iscoroutine(result):
+                await result
+        await stop.wait()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await store.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+def main_run(config: ApiServerConfig) -> None:
+    """Run the apiserver in this process (uvloop when available) until SIGTERM/SIGINT."""
+    _install_uvloop()
+    asyncio.run(run_apiserver(config))
