@@ -218,8 +218,8 @@ def unauthorized_response() -> web.Response:
 
 
 # Where the identity is kept on the request: the plain key "user", which the REST handlers read
-# with request.get("user"). (aiohttp suggests a RequestKey; it warns once per process about this.)
-USER_KEY = "user"
+# read with request_user(request).
+USER_KEY = web.RequestKey("user", object)
 
 
 def request_user(request: web.Request) -> UserInfo | None:

@@ -22,6 +22,7 @@ from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.api.selectors import parse_label_selector
 from kybernetes.apiserver import body as bodies
 from kybernetes.apiserver import deletion, strategies
+from kybernetes.apiserver.authn import request_user
 from kybernetes.apiserver.listing import ListOptions, list_body, list_objects
 from kybernetes.apiserver.negotiation import Negotiated, parse_accept
 from kybernetes.apiserver.objects import ObjectStore, WriteContext, set_type_meta
@@ -70,7 +71,7 @@ def write_context(request: web.Request) -> WriteContext:
     for value in dry_run:
         if value != "All":
             raise errors.bad_request(f'Invalid dry run value "{value}": supported values: "All"')
-    return WriteContext(user=request.get("user"), dry_run=bool(dry_run))
+    return WriteContext(user=request_user(request), dry_run=bool(dry_run))
 
 
 def list_options(request: web.Request, info: ResourceInfo) -> ListOptions:

@@ -125,6 +125,7 @@ class ObjectStore:
             m["name"] = meta.generate_name(str(m["generateName"]))
         obj = set_type_meta(info, obj)
         defaults.apply_defaults(info, obj)
+        strategies.complete_create(info, obj)
         raise_if_invalid(info, obj, validation.validate_create(info, obj))
         name = obj["metadata"]["name"]
         await self.admission.run(Attributes(CREATE, info, namespace, name, obj, user=ctx.user,

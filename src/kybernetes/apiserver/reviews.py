@@ -17,7 +17,7 @@ from aiohttp import web
 from kybernetes.api import errors
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver import body as bodies
-from kybernetes.apiserver.authn import UserInfo
+from kybernetes.apiserver.authn import UserInfo, request_user
 from kybernetes.apiserver.authz import Attributes as AuthzAttributes
 from kybernetes.apiserver.request_info import RequestInfo
 from kybernetes.apiserver.responses import object_response
@@ -54,7 +54,7 @@ async def handle_review(handlers, request: web.Request, ri: RequestInfo, info: R
     spec = obj.get("spec") or {}
     if not isinstance(spec, dict):
         raise errors.bad_request("spec must be an object")
-    requester = request.get("user") or UserInfo(name="system:anonymous", groups=("system:unauthenticated",))
+    requester = request_user(request) or UserInfo(name="system:anonymous", groups=("system:unauthenticated",))
     authorizer = getattr(handlers, "authorizer", None)
     key = (info.group, info.resource)
     if key == ("authentication.k8s.io", "selfsubjectreviews"):

@@ -26,7 +26,12 @@ from kybernetes.api.errors import ApiError
 from kybernetes.api.registry import Registry
 from kybernetes.apiserver import deletion
 from kybernetes.apiserver.admission import AdmissionChain, NamespaceLifecycle
-from kybernetes.apiserver.authn import Authenticator, authentication_middleware, build_authenticator
+from kybernetes.apiserver.authn import (
+    Authenticator,
+    authentication_middleware,
+    build_authenticator,
+    request_user,
+)
 from kybernetes.apiserver.authz import Attributes, Authorizer, default_authorizer, ensure_allowed
 from kybernetes.apiserver.discovery import setup_discovery
 from kybernetes.apiserver.handlers import ResourceHandlers, request_info_of
@@ -82,7 +87,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
 def authorization_middleware(authorizer: Authorizer):
     @web.middleware
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
-        user = request.get("user")
+        user = request_user(request)
         if user is not None:
             ri = request_info_of(request)
             if ri.is_resource_request:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api import defaults, defaults_pod
 from kybernetes.api.registry import ResourceInfo
 
 # Kinds whose create keeps a client-provided status (the kubelet registers nodes with one).
@@ -64,8 +65,25 @@ def prepare_for_create(info: ResourceInfo, obj: dict[str, Any]) -> None:
         obj.pop("status", None)
 
 
+def complete_create(info: ResourceInfo, obj: dict[str, Any]) -> None:
+    """What a new object gets after defaulting and before validation, once it has a uid: the
+    pod admission defaults (service account, priority, not-ready/unreachable tolerations) and
+    a Job's generated selector, which names the Job's uid."""
+    if is_pod(info):
+        defaults_pod.default_pod_admission(obj)
+    elif _key(info) == ("batch", "jobs"):
+        defaults.default_job_selector(obj, obj["metadata"]["uid"])
+
+
 def prepare_for_update(info: ResourceInfo, new: dict[str, Any], old: dict[str, Any]) -> None:
-    """A main-resource update never changes status when the kind has a status subresource."""
+    """A main-resource update never changes status when the kind has a status subresource.
+    A Service update that leaves out the allocated cluster IP keeps it (it is immutable)."""
+    if _key(info) == ("", "services"):
+        old_spec, new_spec = old.get("spec") or {}, new.get("spec")
+        if isinstance(new_spec, dict) and old_spec.get("clusterIP") and not new_spec.get("clusterIP"):
+            new_spec["clusterIP"] = old_spec["clusterIP"]
+            if old_spec.get("clusterIPs") and not new_spec.get("clusterIPs"):
+                new_spec["clusterIPs"] = old_spec["clusterIPs"]
     if info.has_status:
         if "status" in old:
             new["status"] = old["status"]
