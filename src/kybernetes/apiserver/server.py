@@ -38,6 +38,7 @@ from kybernetes.apiserver.handlers import ResourceHandlers, request_info_of
 from kybernetes.apiserver.health import health_checks, setup_health
 from kybernetes.apiserver.metrics import observe_request, setup_metrics
 from kybernetes.apiserver.objects import ObjectStore
+from kybernetes.apiserver.openapi import setup_openapi
 from kybernetes.apiserver.responses import status_errors_middleware
 from kybernetes.apiserver.watch import WATCH_HUB_KEY, WatchHub
 from kybernetes.store import Store
@@ -148,6 +149,7 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
     setup_discovery(app, registry)
     setup_health(app)
     setup_metrics(app)
+    setup_openapi(app, registry)
     for prefix in ("/api/{tail:.*}", "/apis/{tail:.*}"):
         app.router.add_route("*", prefix, handlers.handle)
 
