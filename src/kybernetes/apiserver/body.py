@@ -75,6 +75,13 @@ def decode_document(data: bytes, ctype: str) -> Any:
 
 async def read_object(request: web.Request) -> dict[str, Any]:
     """Decode a create/update body into an object (a JSON object, not a list or scalar)."""
+    obj, _raw, _is_json = await read_object_and_raw(request)
+    return obj
+
+
+async def read_object_and_raw(request: web.Request) -> tuple[dict[str, Any], bytes, bool]:
+    """The decoded object, the bytes it came from, and whether they were JSON (field
+    validation looks for keys given twice in the raw JSON)."""
     ctype = content_type(request)
     if ctype not in JSON_TYPES and ctype not in YAML_TYPES:
         raise unsupported_media_type(request.headers.get("Content-Type", ""))
@@ -84,7 +91,7 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     obj = decode_document(data, ctype)
     if not isinstance(obj, dict):
         raise bad_request(f"the request body must be an object, not {type(obj).__name__}")
-    return obj
+    return obj, data, ctype in JSON_TYPES
 
 
 async def read_optional_object(request: web.Request) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from kybernetes.api.selectors import parse_label_selector
 from kybernetes.apiserver import body as bodies
 from kybernetes.apiserver import deletion, strategies
 from kybernetes.apiserver.authn import request_user
+from kybernetes.apiserver.field_validation import check_fields
 from kybernetes.apiserver.listing import ListOptions, list_body, list_objects
 from kybernetes.apiserver.negotiation import Negotiated, parse_accept
 from kybernetes.apiserver.objects import ObjectStore, WriteContext, set_type_meta
@@ -202,9 +203,10 @@ class ResourceHandlers:
 
     async def read_body_object(self, request: web.Request, info: ResourceInfo,
                                namespace: str | None) -> dict[str, Any]:
-        obj = await bodies.read_object(request)
+        obj, raw, is_json = await bodies.read_object_and_raw(request)
         bodies.check_type_meta(info, obj)
         bodies.check_namespace(info, obj, namespace)
+        check_fields(request, info, obj, raw, is_json)
         return obj
 
     async def _create(self, request: web.Request, ri: RequestInfo, info: ResourceInfo) -> web.StreamResponse:

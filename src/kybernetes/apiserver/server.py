@@ -40,6 +40,7 @@ from kybernetes.apiserver.metrics import observe_request, setup_metrics
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.openapi import setup_openapi
 from kybernetes.apiserver.responses import status_errors_middleware
+from kybernetes.apiserver.warnings import setup_warnings
 from kybernetes.apiserver.watch import WATCH_HUB_KEY, WatchHub
 from kybernetes.store import Store
 
@@ -150,6 +151,7 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
     setup_health(app)
     setup_metrics(app)
     setup_openapi(app, registry)
+    setup_warnings(app)
     for prefix in ("/api/{tail:.*}", "/apis/{tail:.*}"):
         app.router.add_route("*", prefix, handlers.handle)
 
