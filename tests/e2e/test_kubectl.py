@@ -252,3 +252,22 @@ def test_machine_kubectl_drives_the_cluster(kyb_cluster, ns):
     assert created.returncode == 0, created.stderr
     deleted = run("delete", "configmap", "from-machine", "-n", ns)
     assert deleted.returncode == 0, deleted.stderr
+
+
+def test_typed_creates_sent_as_protobuf(kyb_cluster, ns):
+    # kubectl >= 1.32 sends these bodies as application/vnd.kubernetes.protobuf.
+    kyb_cluster.kubectl("create", "configmap", "pb-cm", "-n", ns, "--from-literal=a=b")
+    kyb_cluster.kubectl("create", "secret", "generic", "pb-secret", "-n", ns, "--from-literal=p=q")
+    kyb_cluster.kubectl("create", "deployment", "pb-web", "-n", ns, "--image=registry.local/web:2",
+                        "--replicas=3")
+    kyb_cluster.kubectl("create", "service", "clusterip", "pb-svc", "-n", ns, "--tcp=80:8080")
+    cm = json.loads(kyb_cluster.kubectl("get", "cm", "pb-cm", "-n", ns, "-o", "json").stdout)
+    assert cm["data"] == {"a": "b"}
+    secret = json.loads(kyb_cluster.kubectl("get", "secret", "pb-secret", "-n", ns, "-o", "json").stdout)
+    assert secret["data"] == {"p": "cQ=="} and secret["type"] == "Opaque"
+    dep = json.loads(kyb_cluster.kubectl("get", "deploy", "pb-web", "-n", ns, "-o", "json").stdout)
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/web:2"
+    svc = json.loads(kyb_cluster.kubectl("get", "svc", "pb-svc", "-n", ns, "-o", "json").stdout)
+    assert svc["spec"]["ports"][0]["port"] == 80 and svc["spec"]["ports"][0]["targetPort"] == 8080
+    assert kyb_cluster.kubectl("auth", "can-i", "create", "pods").stdout.strip() == "yes"

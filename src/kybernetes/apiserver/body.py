@@ -15,6 +15,7 @@ import yaml
 from aiohttp import web
 
 from kybernetes.api.errors import ApiError, bad_request, request_entity_too_large, unsupported_media_type
+from kybernetes.api.protobuf import PROTOBUF, decode_object
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver.negotiation import parse_media_type
 
@@ -83,6 +84,10 @@ async def read_object_and_raw(request: web.Request) -> tuple[dict[str, Any], byt
     """The decoded object, the bytes it came from, and whether they were JSON (field
     validation looks for keys given twice in the raw JSON)."""
     ctype = content_type(request)
+    if ctype == PROTOBUF:
+        # kubectl >= 1.32 sends typed creates (create deployment|configmap|..., auth can-i) as
+        # protobuf and treats a 415 as fatal; we decode them to the same JSON object.
+        return decode_object(await read_raw(request)), b"", False
     if ctype not in JSON_TYPES and ctype not in YAML_TYPES:
         raise unsupported_media_type(request.headers.get("Content-Type", ""))
     data = await read_raw(request)
