@@ -21,13 +21,12 @@ from kybernetes.api.field_selectors import parse_field_selector
 from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.api.selectors import parse_label_selector
 from kybernetes.apiserver import body as bodies
-from kybernetes.apiserver import deletion, strategies
+from kybernetes.apiserver import deletion, patching, strategies
 from kybernetes.apiserver.authn import request_user
 from kybernetes.apiserver.field_validation import check_fields
 from kybernetes.apiserver.listing import ListOptions, list_body, list_objects
 from kybernetes.apiserver.negotiation import Negotiated, parse_accept
 from kybernetes.apiserver.objects import ObjectStore, WriteContext, set_type_meta
-from kybernetes.apiserver.patching import json_patch, merge_patch
 from kybernetes.apiserver.request_info import (
     RequestInfo,
     WatchRequest,
@@ -39,7 +38,6 @@ from kybernetes.apiserver.table_response import build_table, check_include_objec
 
 REQUEST_INFO_KEY = web.RequestKey("request_info", RequestInfo)
 
-_PATCH_TYPES = (bodies.MERGE_PATCH, bodies.JSON_PATCH)
 
 
 def request_info_of(request: web.Request) -> RequestInfo:
@@ -241,16 +239,13 @@ class ResourceHandlers:
                      subresource: str = "") -> web.StreamResponse:
         neg = parse_accept(request.headers.get("Accept"), allow_shapes=False)
         ctype = bodies.content_type(request)
-        if ctype not in _PATCH_TYPES:
-            raise errors.unsupported_media_type(request.headers.get("Content-Type", ""))
+        patching.check_patch_type(ctype, info.group, info.version, info.kind)
         patch = bodies.decode_json(await bodies.read_raw(request))
-        if ctype == bodies.MERGE_PATCH and not isinstance(patch, dict):
-            raise errors.bad_request("a merge patch must be a JSON object")
 
         def apply(old: dict[str, Any]) -> dict[str, Any]:
             # The stored resourceVersion is not a precondition; one the patch sets is.
             old.get("metadata", {}).pop("resourceVersion", None)
-            patched = merge_patch(old, patch) if ctype == bodies.MERGE_PATCH else json_patch(old, patch)
+            patched = patching.apply_patch(ctype, old, patch, info.group, info.version, info.kind)
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patched object must be a JSON object")
             bodies.check_type_meta(info, patched)

@@ -19,9 +19,9 @@ from aiohttp import web
 from kybernetes.api import errors, meta
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver import body as bodies
+from kybernetes.apiserver import patching
 from kybernetes.apiserver.negotiation import parse_accept
 from kybernetes.apiserver.objects import set_type_meta
-from kybernetes.apiserver.patching import json_patch, merge_patch
 from kybernetes.apiserver.request_info import RequestInfo
 from kybernetes.apiserver.responses import object_response
 
@@ -143,8 +143,7 @@ async def handle_scale(handlers, request: web.Request, ri: RequestInfo, info: Re
         bodies.check_type_meta(_SCALE_INFO, scale)
     else:
         ctype = bodies.content_type(request)
-        if ctype not in (bodies.MERGE_PATCH, bodies.JSON_PATCH):
-            raise errors.unsupported_media_type(request.headers.get("Content-Type", ""))
+        patching.check_patch_type(ctype, _SCALE_INFO.group, _SCALE_INFO.version, _SCALE_INFO.kind)
         patch = bodies.decode_json(await bodies.read_raw(request))
         scale = None
 
@@ -153,7 +152,8 @@ async def handle_scale(handlers, request: web.Request, ri: RequestInfo, info: Re
         wanted = scale
         if wanted is None:
             current["metadata"].pop("resourceVersion", None)
-            wanted = merge_patch(current, patch) if ctype == bodies.MERGE_PATCH else json_patch(current, patch)
+            wanted = patching.apply_patch(ctype, current, patch, _SCALE_INFO.group, _SCALE_INFO.version,
+                                          _SCALE_INFO.kind)
         replicas = (wanted.get("spec") or {}).get("replicas") if isinstance(wanted, dict) else None
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid("Scale", ri.name, [errors.Cause(
