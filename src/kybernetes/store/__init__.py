@@ -7,6 +7,7 @@
 Only the apiserver imports this package (enforced by import-linter).
 """
 
+from kybernetes.store.factory import open_store
 from kybernetes.store.interface import (
     MAX_VALUE_BYTES,
     CompactedError,
@@ -24,7 +25,6 @@ from kybernetes.store.interface import (
     ValueTooLargeError,
     Watch,
 )
-from kybernetes.store.factory import open_store
 
 __all__ = [
     "MAX_VALUE_BYTES",
