@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from test_protobuf_wire import entry, envelope, ld, msg, vint
 
 from kybernetes.api.errors import ApiError
 from kybernetes.api.protobuf import decode_object
+from tests.api.test_protobuf_wire import entry, envelope, ld, msg, vint
 
 _CONFIGMAP = envelope("v1", "ConfigMap", msg(1, ld(1, "x")) + entry(2, "a", "b"))
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import struct
 
-from test_protobuf_wire import entry, envelope, ld, msg, varint, vint
-
 from kybernetes.api.protobuf import decode_object
+from tests.api.test_protobuf_wire import entry, envelope, ld, msg, varint, vint
 
 
 def meta(name: str, *extra: bytes) -> bytes:

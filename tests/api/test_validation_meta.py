@@ -1,7 +1,8 @@
 """Object metadata validation for every kind: names, namespaces, labels, annotations."""
 
 import pytest
-from api_validation_helpers import errors_of
+
+from tests.api.api_validation_helpers import errors_of
 
 SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
                  "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
@@ -95,7 +96,7 @@ def test_identity_is_immutable_on_update():
 
 
 def test_non_object_is_invalid_not_a_crash():
-    from api_validation_helpers import info_for
+    from tests.api.api_validation_helpers import info_for
 
     from kybernetes.api.validation import validate_create
 
@@ -109,7 +110,7 @@ def test_non_object_is_invalid_not_a_crash():
 
 
 def test_invalid_error_message_shape():
-    from api_validation_helpers import info_for
+    from tests.api.api_validation_helpers import info_for
 
     from kybernetes.api.errors import invalid
     from kybernetes.api.validation import validate_create

@@ -3,7 +3,8 @@
 import copy
 
 import pytest
-from api_validation_helpers import errors_of
+
+from tests.api.api_validation_helpers import errors_of
 
 
 def pod(**spec):
