@@ -96,9 +96,8 @@ def test_identity_is_immutable_on_update():
 
 
 def test_non_object_is_invalid_not_a_crash():
-    from tests.api.api_validation_helpers import info_for
-
     from kybernetes.api.validation import validate_create
+    from tests.api.api_validation_helpers import info_for
 
     assert validate_create(info_for("", "pods"), ["x"])[0].reason == "FieldValueInvalid"
     assert errors_of("", "pods", {"metadata": "x"}, default=False) == [
@@ -110,10 +109,9 @@ def test_non_object_is_invalid_not_a_crash():
 
 
 def test_invalid_error_message_shape():
-    from tests.api.api_validation_helpers import info_for
-
     from kybernetes.api.errors import invalid
     from kybernetes.api.validation import validate_create
+    from tests.api.api_validation_helpers import info_for
 
     causes = validate_create(info_for("", "configmaps"), {"metadata": {"name": "Bad_Name", "namespace": "d"}})
     err = invalid("ConfigMap", "Bad_Name", causes)

@@ -16,9 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from tests.support.etcd_cluster import EtcdCluster  # noqa: E402
-
 from kybernetes.store import open_store  # noqa: E402
+from tests.support.etcd_cluster import EtcdCluster  # noqa: E402
 
 # No background compaction unless a test asks for it.
 QUIET = {"compaction_interval": 3600}

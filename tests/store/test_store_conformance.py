@@ -6,7 +6,6 @@ import asyncio
 import random
 
 import pytest
-from tests.store.helpers import collect_until, describe
 
 from kybernetes.store import (
     MAX_VALUE_BYTES,
@@ -19,6 +18,7 @@ from kybernetes.store import (
     StoreError,
     ValueTooLargeError,
 )
+from tests.store.helpers import collect_until, describe
 
 
 async def test_create_get_update_delete(store, prefix):

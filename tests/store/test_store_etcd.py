@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
+from kybernetes.store import StoreError, StoreUnavailableError, open_store
 from tests.store.conftest import QUIET
 from tests.store.helpers import collect_until, describe
 from tests.support.etcd_cluster import EtcdCluster
-
-from kybernetes.store import StoreError, StoreUnavailableError, open_store
 
 
 @pytest.fixture

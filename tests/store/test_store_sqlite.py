@@ -14,10 +14,10 @@ import threading
 import time
 
 import pytest
-from tests.store.conftest import QUIET, ROOT
-from tests.store.helpers import collect_until, describe
 
 from kybernetes.store import EventType, open_store
+from tests.store.conftest import QUIET, ROOT
+from tests.store.helpers import collect_until, describe
 
 # A child process that writes as fast as it can (8 concurrent writers, so group commit is in play)
 # and prints every write the store acknowledged: "revision key value".
