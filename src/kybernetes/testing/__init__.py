@@ -1,1 +1,14 @@
-"""testing package."""
+"""kybernetes.testing: the public test kit.
+
+    TestApiServer   the real apiserver in this process, plain HTTP on loopback, in-memory store
+    FakeClock       time that moves only when a test says so (re-exported from util.clock)
+    eventually      wait for a condition with a deadline
+
+This package may import the apiserver (it starts one) but never the store directly.
+"""
+
+from kybernetes.testing.apiserver import TestApiServer
+from kybernetes.testing.waiting import eventually
+from kybernetes.util.clock import FakeClock
+
+__all__ = ["FakeClock", "TestApiServer", "eventually"]
