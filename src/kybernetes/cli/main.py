@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kybernetes.cli.apiserver import apiserver
+from kybernetes.cli.controller_manager import controller_manager
 from kybernetes.cli.kubeconfig import kubeconfig
 from kybernetes.cli.server import server
 from kybernetes.cli.up import up
@@ -18,6 +19,7 @@ def cli() -> None:
 
 cli.add_command(version)
 cli.add_command(apiserver)
+cli.add_command(controller_manager)
 cli.add_command(server)
 cli.add_command(up)
 cli.add_command(kubeconfig)
