@@ -31,9 +31,9 @@ def test_first_start_creates_ca_serving_and_admin_with_private_keys(tmp_path):
     d = tmp_path / "pki"
     cluster = ensure_cluster_pki(d, ["192.0.2.10", "node-a"])
     assert {p.name for p in d.iterdir()} == {"ca.crt", "ca.key", "apiserver.crt", "apiserver.key",
-                                             "admin.crt", "admin.key"}
+                                             "admin.crt", "admin.key", "sa.key", "sa.pub"}
     assert d.stat().st_mode & 0o777 == 0o700
-    for key in ("ca.key", "apiserver.key", "admin.key"):
+    for key in ("ca.key", "apiserver.key", "admin.key", "sa.key"):
         assert (d / key).stat().st_mode & 0o777 == 0o600, key
     assert (d / "ca.crt").stat().st_mode & 0o022 == 0  # certificates are public, never writable by others
 

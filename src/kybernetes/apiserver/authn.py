@@ -1,7 +1,8 @@
 """Authentication: who is making this request?
 
     request ──► AuthenticatorChain ──► x509 client certificate   (CN = user, O = groups)
-                                  └──► static bearer token file  (token,user,uid,"g1,g2")
+                                  ├──► static bearer token file  (token,user,uid,"g1,g2")
+                                  └──► service-account JWTs      (sa_authenticator.py, async)
                 → UserInfo (+ "system:authenticated")  |  None → 401 Unauthorized
 
 Each authenticator returns a UserInfo, or None when the request carries no credential it
@@ -182,11 +183,30 @@ class AuthenticatorChain:
         self.authenticators = list(authenticators)
 
     def authenticate(self, request: web.BaseRequest) -> UserInfo | None:
+        """Only the synchronous members; the middleware uses authenticate_async (all of them)."""
         for authenticator in self.authenticators:
+            if not hasattr(authenticator, "authenticate"):
+                continue
             user = authenticator.authenticate(request)
             if user is not None:
                 return with_authenticated_group(user)
         return None
+
+    async def authenticate_async(self, request: web.BaseRequest) -> UserInfo | None:
+        for authenticator in self.authenticators:
+            user = await authenticate_request(authenticator, request)
+            if user is not None:
+                return with_authenticated_group(user)
+        return None
+
+
+async def authenticate_request(authenticator, request: web.BaseRequest) -> UserInfo | None:
+    """Ask any authenticator: one that must read the store (service-account tokens check that
+    the account still exists) has ``async authenticate_async``; the others answer synchronously."""
+    asynchronous = getattr(authenticator, "authenticate_async", None)
+    if asynchronous is not None:
+        return await asynchronous(request)
+    return authenticator.authenticate(request)
 
 
 def with_authenticated_group(user: UserInfo) -> UserInfo:
@@ -235,7 +255,7 @@ def authentication_middleware(authenticator: Authenticator):
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        user = authenticator.authenticate(request)
+        user = await authenticate_request(authenticator, request)
         if user is None and not is_public_path(request.path):
             return unauthorized_response()
         request[USER_KEY] = user

@@ -10,10 +10,21 @@
            ──► otherwise remove it from the store: 200 with the object for kinds that return it
                (pods, services, namespaces, ...), else a Status "Success"
 
+Propagation (the API half of cascading deletion; the garbage collector acts on the finalizers):
+Orphan -> the "orphan" finalizer, Foreground -> "foregroundDeletion", Background -> neither (and
+it removes one the object carried); without a policy the object's own propagation finalizer
+stands. orphanDependents=true/false is the legacy spelling of Orphan/Background and may not be
+combined with a policy. While a pod's graceful deletion is pending only a shorter grace period
+changes anything. dryRun (query or DeleteOptions.dryRun, values "All" only) runs every check and
+returns what would be stored, writing nothing.
+
 Namespaces: a delete marks the namespace Terminating. Kubernetes leaves emptying it to the
-namespace controller; there is no such controller here yet, so the server does it inline: it
-deletes every object in the namespace at once, and removes the namespace as soon as nothing is
-left in it, which may be later, when the last graceful pod or finalizer goes (``on_removed``).
+namespace controller (controllers/namespace.py), which then drops the "kubernetes" spec finalizer
+through namespaces/{name}/finalize; the update that leaves no finalizers removes the namespace.
+With ``inline_namespace_cleanup`` (the default, for an apiserver run alone) the server does it
+inline instead: it deletes every object in the namespace at once, and removes the namespace as soon
+as nothing is left in it, which may be later, when the last graceful pod or finalizer goes
+(``on_removed``).
 """
 
 from __future__ import annotations
@@ -59,7 +70,13 @@ def parse_delete_options(body: dict[str, Any] | None, query) -> DeleteOptions:
             raise errors.bad_request(f"gracePeriodSeconds must be an integer, not {grace!r}") from None
     policy = body.get("propagationPolicy", query.get("propagationPolicy"))
     orphan = body.get("orphanDependents", query.get("orphanDependents"))
-    if policy is None and orphan is not None:
+    if orphan is not None:
+        # The legacy field: true is Orphan, false is Background; never together with a policy.
+        if policy is not None:
+            raise errors.bad_request("propagationPolicy: Invalid value: orphanDependents and "
+                                     "propagationPolicy cannot be both set")
+        if str(orphan).lower() not in ("true", "false"):
+            raise errors.bad_request(f"orphanDependents must be a boolean, not {orphan!r}")
         policy = "Orphan" if str(orphan).lower() == "true" else "Background"
     if policy is not None and policy not in _POLICIES:
         raise errors.bad_request(
@@ -71,8 +88,19 @@ def parse_delete_options(body: dict[str, Any] | None, query) -> DeleteOptions:
         raise errors.bad_request("preconditions must be an object")
     opts.precondition_uid = pre.get("uid")
     opts.precondition_resource_version = pre.get("resourceVersion")
-    opts.dry_run = bool(body.get("dryRun"))
+    opts.dry_run = _dry_run(body.get("dryRun"))
     return opts
+
+
+def _dry_run(value: Any) -> bool:
+    """DeleteOptions.dryRun: a list whose only allowed value is "All" (the query's dryRun is
+    checked with every other write's, in handlers.write_context)."""
+    if value is None:
+        return False
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or any(v != "All" for v in values):
+        raise errors.bad_request(f'Invalid dry run value {value!r}: dryRun: supported values: "All"')
+    return bool(values)
 
 
 def _grace_for(info: ResourceInfo, obj: dict[str, Any], opts: DeleteOptions) -> int:
@@ -102,13 +130,37 @@ def _check_preconditions(info: ResourceInfo, name: str, obj: dict[str, Any], opt
                               f"ResourceVersion in meta: {m.get('resourceVersion', '')}")
 
 
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
 def _finalizers_after(obj: dict[str, Any], policy: str | None) -> list[str]:
+    """The finalizers a delete with this propagation policy leaves (the real server's
+    deletionFinalizersForGarbageCollection): an explicit policy decides between orphan,
+    foregroundDeletion and neither (Background); without one the object's own choice stands.
+    The garbage collector then does the propagation and removes the finalizer."""
     finalizers = list((obj.get("metadata") or {}).get("finalizers") or [])
-    wanted = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy or "")
-    if wanted:
-        # One propagation finalizer at a time, as the real server replaces orphan <-> foreground.
-        finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")] + [wanted]
-    return finalizers
+    if policy is None:
+        orphan = foreground = False
+        for f in finalizers:  # the first propagation finalizer on the object wins
+            if f in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER):
+                orphan, foreground = f == ORPHAN_FINALIZER, f == FOREGROUND_FINALIZER
+                break
+    else:
+        orphan, foreground = policy == "Orphan", policy == "Foreground"
+    out = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if orphan:
+        out.append(ORPHAN_FINALIZER)
+    if foreground:
+        out.append(FOREGROUND_FINALIZER)
+    return out
+
+
+def _set_finalizers(m: dict[str, Any], finalizers: list[str]) -> None:
+    if finalizers:
+        m["finalizers"] = finalizers
+    else:
+        m.pop("finalizers", None)
 
 
 async def delete_object(objects: ObjectStore, info: ResourceInfo, namespace: str | None, name: str,
@@ -128,24 +180,26 @@ async def delete_object(objects: ObjectStore, info: ResourceInfo, namespace: str
         finalizers = _finalizers_after(obj, opts.propagation_policy)
         new = meta.deep_copy(obj)
         nm = new["metadata"]
-        if finalizers:
-            nm["finalizers"] = finalizers
         if m.get("deletionTimestamp"):
-            # Already deleting: a shorter grace period (pods) or a new propagation policy are
-            # the only things a second delete can change.
             current = int(m.get("deletionGracePeriodSeconds") or 0)
-            changed = nm.get("finalizers") != m.get("finalizers")
-            if strategies.is_pod(info) and grace < current:
-                if grace == 0 and not finalizers:
-                    return await _remove(objects, info, namespace, name, obj, kv.mod_revision, ctx)
+            if current > 0:
+                # A graceful deletion is pending: only a shorter grace period changes anything;
+                # finalizers cannot be changed through DeleteOptions meanwhile (as upstream).
+                if opts.grace_period_seconds is None or grace >= current:
+                    return set_type_meta(info, obj)
                 _mark_deleting(nm, grace, bump=False)
-                changed = True
-            if not changed:
+            _set_finalizers(nm, finalizers)
+            if not finalizers and int(nm.get("deletionGracePeriodSeconds") or 0) == 0:
+                return await _remove(objects, info, namespace, name, obj, kv.mod_revision, ctx)
+            if new == obj:
                 return set_type_meta(info, obj)
-        elif grace > 0 or finalizers:
-            _mark_deleting(nm, grace, bump=info.has_generation)
         else:
-            return await _remove(objects, info, namespace, name, obj, kv.mod_revision, ctx)
+            _set_finalizers(nm, finalizers)
+            if grace > 0 or finalizers:
+                # Graceful (pods) or held by finalizers: mark it, the generation moves on.
+                _mark_deleting(nm, grace, bump=True)
+            else:
+                return await _remove(objects, info, namespace, name, obj, kv.mod_revision, ctx)
         if ctx.dry_run:
             return set_type_meta(info, new)
         try:
@@ -228,6 +282,9 @@ async def _delete_namespace(objects: ObjectStore, info: ResourceInfo, name: str,
                             revision: int, opts: DeleteOptions, ctx: WriteContext) -> dict[str, Any]:
     new = meta.deep_copy(obj)
     m = new["metadata"]
+    if not objects.inline_namespace_cleanup and not (new.get("spec") or {}).get("finalizers") \
+            and not m.get("finalizers"):
+        return await _remove(objects, info, None, name, obj, revision, ctx)  # nothing to wait for
     if not m.get("deletionTimestamp") or (new.get("status") or {}).get("phase") != "Terminating":
         m.setdefault("deletionTimestamp", meta.now_rfc3339())
         m.setdefault("deletionGracePeriodSeconds", 0)
@@ -243,6 +300,8 @@ async def _delete_namespace(objects: ObjectStore, info: ResourceInfo, name: str,
         m["resourceVersion"] = str(rev)
     elif ctx.dry_run:
         return set_type_meta(info, new)
+    if not objects.inline_namespace_cleanup:
+        return set_type_meta(info, new)  # the namespace controller empties and finalizes it
     objects.emptying_namespaces.add(name)
     try:
         await empty_namespace(objects, name, ctx)
@@ -309,5 +368,7 @@ async def finish_namespace_if_empty(objects: ObjectStore, namespace: str) -> Non
 
 async def on_removed(objects: ObjectStore, info: ResourceInfo, namespace: str | None) -> None:
     """Hook run after an object is removed for good: finish its namespace if it was the last."""
+    if not objects.inline_namespace_cleanup:
+        return
     if info.namespaced and namespace and namespace not in objects.emptying_namespaces:
         await finish_namespace_if_empty(objects, namespace)

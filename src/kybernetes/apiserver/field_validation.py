@@ -17,6 +17,7 @@ from aiohttp import web
 
 from kybernetes.api.errors import bad_request
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.api.structural_pruning import unknown_fields as custom_unknown_fields
 from kybernetes.apiserver.openapi_schemas import SchemasUnavailableError, schema_for, unknown_fields
 from kybernetes.apiserver.warnings import add_warning
 
@@ -78,6 +79,9 @@ def check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any],
     """Apply the request's fieldValidation directive to a decoded body (pruning unknown fields
     when the directive lets the write through)."""
     mode = directive(request)
+    if getattr(info, "crd_name", ""):
+        _check_custom_fields(request, info, obj, raw, is_json, mode)
+        return
     try:
         schema = schema_for(info.group, info.version, info.kind)
     except SchemasUnavailableError:
@@ -100,6 +104,22 @@ def check_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any],
     if schema is not None:
         # Like the real server's typed decoding, fields a built-in kind does not have are dropped.
         prune_unknown(schema, obj)
+
+
+def _check_custom_fields(request: web.Request, info: ResourceInfo, obj: dict[str, Any], raw: bytes | None,
+                         is_json: bool, mode: str) -> None:
+    """A custom resource: unknown fields are those its CRD's structural schema prunes (the object
+    store prunes them on every write, whatever the directive)."""
+    if mode == "Ignore":
+        return
+    problems = []
+    if raw is not None and is_json:
+        problems += [f'duplicate field "{p}"' for p in duplicate_fields(raw)]
+    problems += [f'unknown field "{p}"' for p in custom_unknown_fields(getattr(info, "schema", None), obj)]
+    if problems and mode == "Strict":
+        raise bad_request("strict decoding error: " + ", ".join(problems))
+    for text in problems:
+        add_warning(request, text)
 
 
 def prune_unknown(schema: dict[str, Any], value: Any) -> None:

@@ -17,12 +17,13 @@ import orjson
 from aiohttp import web
 
 from kybernetes.api import errors
-from kybernetes.api.field_selectors import parse_field_selector
 from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.api.selectors import parse_label_selector
 from kybernetes.apiserver import body as bodies
 from kybernetes.apiserver import deletion, patching, strategies
 from kybernetes.apiserver.authn import request_user
+from kybernetes.apiserver.crd_resource import CustomResourceInfo
+from kybernetes.apiserver.crd_strategy import on_read, parse_field_selector_for
 from kybernetes.apiserver.field_validation import check_fields
 from kybernetes.apiserver.listing import ListOptions, list_body, list_objects
 from kybernetes.apiserver.negotiation import Negotiated, parse_accept
@@ -79,7 +80,7 @@ def list_options(request: web.Request, info: ResourceInfo) -> ListOptions:
     fields = q.get("fieldSelector")
     return ListOptions(
         label_selector=parse_label_selector(labels) if labels else None,
-        field_selector=parse_field_selector(fields, info.group, info.resource) if fields else None,
+        field_selector=parse_field_selector_for(fields, info) if fields else None,
         limit=_int_param(q, "limit") or 0,
         continue_token=q.get("continue", ""),
         resource_version=q.get("resourceVersion"),
@@ -100,6 +101,14 @@ class ResourceHandlers:
         info = resolve_resource(self.registry, ri)
         if not info.namespaced and ri.namespace is not None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if ri.subresource == "scale" and isinstance(info, CustomResourceInfo):
+            from kybernetes.apiserver.crd_scale import handle_scale
+
+            if info.namespaced and ri.namespace is None:
+                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+            if ri.verb not in ("get", "update", "patch"):
+                raise errors.method_not_allowed(f"{ri.verb} is not supported on {info.resource}/scale")
+            return await handle_scale(self, request, ri, info)
         if ri.subresource:
             from kybernetes.apiserver.subresources import handle_subresource
 
@@ -143,8 +152,11 @@ class ResourceHandlers:
 
     async def _list(self, request: web.Request, ri: RequestInfo, info: ResourceInfo) -> web.StreamResponse:
         neg = parse_accept(request.headers.get("Accept"))
-        raw = neg.media == "json" and not neg.shape
+        # Custom resources are decoded to get their schema defaults (see crd_strategy.on_read).
+        raw = neg.media == "json" and not neg.shape and not isinstance(info, CustomResourceInfo)
         page = await list_objects(self.objects.store, info, ri.namespace, list_options(request, info), raw=raw)
+        if isinstance(info, CustomResourceInfo):
+            page.items = [on_read(info, o) for o in page.items]
         if raw:
             return body_response(list_body(info, page))
         if neg.as_table:
@@ -174,7 +186,7 @@ class ResourceHandlers:
             text = f"metadata.name={ri.name}"
             if q.get("fieldSelector"):
                 text = f"{q['fieldSelector']},{text}"
-            field_selector = parse_field_selector(text, info.group, info.resource)
+            field_selector = parse_field_selector_for(text, info)
         rv = opts.resource_version or ""
         if rv and rv != "0":
             try:

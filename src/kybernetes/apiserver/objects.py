@@ -4,10 +4,12 @@ This mirrors Kubernetes' generic registry store. Every kind goes through the sam
 differs per kind is in strategies.py, defaulting and validation in kybernetes.api:
 
     create:  reset status -> server-owned metadata (uid, creationTimestamp, generation)
-             -> generateName -> defaults -> validate (422) -> admission -> store.create
+             -> generateName -> defaults -> mutating admission -> validate (422)
+             -> validating admission -> store.create
     update:  read -> the client's change (PUT body or patch of the stored object)
              -> precondition on metadata.resourceVersion (409) -> keep server-owned metadata
-             -> main/status split -> defaults -> generation -> validate -> admission
+             -> main/status split -> defaults -> mutating admission -> generation -> validate
+             -> validating admission
              -> no-op detection -> store.update at the revision read, retried on conflict when
                 the client gave no resourceVersion (Kubernetes' GuaranteedUpdate)
 
@@ -26,7 +28,7 @@ from typing import Any
 from kybernetes.api import defaults, errors, meta, validation
 from kybernetes.api.errors import ApiError
 from kybernetes.api.registry import Registry, ResourceInfo
-from kybernetes.apiserver import codec, keys, strategies
+from kybernetes.apiserver import codec, crd_strategy, keys, strategies
 from kybernetes.apiserver.admission import CREATE, UPDATE, AdmissionChain, Attributes
 from kybernetes.apiserver.store_errors import translate
 from kybernetes.store import ConflictError, KeyExistsError, KeyNotFoundError, Store, StoreError
@@ -77,6 +79,8 @@ class ObjectStore:
         # Namespaces being emptied inline right now: removals in them skip the emptiness check,
         # which the emptying does once at its end.
         self.emptying_namespaces: set[str] = set()
+        # False when the namespace controller empties Terminating namespaces (deletion.py).
+        self.inline_namespace_cleanup = True
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -93,7 +97,7 @@ class ObjectStore:
 
     async def get(self, info: ResourceInfo, namespace: str | None, name: str) -> dict[str, Any]:
         obj, _ = await self.read(info, namespace, name)
-        return set_type_meta(info, obj)
+        return crd_strategy.on_read(info, set_type_meta(info, obj))
 
     async def get_or_none(self, info: ResourceInfo, namespace: str | None, name: str):
         try:
@@ -126,10 +130,17 @@ class ObjectStore:
         obj = set_type_meta(info, obj)
         defaults.apply_defaults(info, obj)
         strategies.complete_create(info, obj)
-        raise_if_invalid(info, obj, validation.validate_create(info, obj))
-        name = obj["metadata"]["name"]
-        await self.admission.run(Attributes(CREATE, info, namespace, name, obj, user=ctx.user,
-                                            dry_run=ctx.dry_run))
+        name = obj["metadata"].get("name") or ""
+        attrs = Attributes(CREATE, info, namespace, name, obj, user=ctx.user, dry_run=ctx.dry_run)
+        pinned = _pinned_metadata(obj)
+        await self.admission.admit(attrs)
+        if attrs.mutated:
+            obj = _after_mutation(info, attrs.obj, pinned)
+            strategies.prepare_for_create(info, obj)
+            attrs.obj = obj
+        crd_strategy.prepare(info, obj, None)  # custom resources: prune, default; CRDs: finalizer
+        raise_if_invalid(info, obj, validation.validate_create(info, obj) + crd_strategy.validate(info, obj, None))
+        await self.admission.validate(attrs)
         if ctx.dry_run:
             return obj
         attempts = _GENERATE_NAME_ATTEMPTS if generated else 1
@@ -207,6 +218,9 @@ class ObjectStore:
     @staticmethod
     def _finalized(obj: dict[str, Any]) -> bool:
         m = obj.get("metadata") or {}
+        if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1" and (obj.get("spec") or {}).get(
+                "finalizers"):
+            return False  # a namespace also waits for its spec.finalizers (namespaces/finalize)
         return bool(m.get("deletionTimestamp")) and not m.get("finalizers")
 
     async def _prepare_update(self, info: ResourceInfo, namespace: str | None, name: str,
@@ -235,16 +249,53 @@ class ObjectStore:
         m.setdefault("name", name)
         if not subresource:
             defaults.apply_defaults(info, new)
-            if info.has_generation and meta.spec_changed(old, new):
-                m["generation"] = int(old_m.get("generation") or 1) + 1
+        attrs = Attributes(UPDATE, info, namespace, name, new, old, subresource=subresource,
+                           user=ctx.user, dry_run=ctx.dry_run)
+        pinned = _pinned_metadata(new)
+        await self.admission.admit(attrs)
+        if attrs.mutated:
+            new = _after_mutation(info, attrs.obj, pinned)
+            if subresource == "status":
+                new = set_type_meta(info, strategies.merge_status_update(new, old))
+            elif not subresource:
+                strategies.prepare_for_update(info, new, old)
+            m = new["metadata"]
+            attrs.obj = new
+        if subresource != "binding":
+            crd_strategy.prepare(info, new, old)
+        if not subresource and info.has_generation and meta.spec_changed(old, new):
+            m["generation"] = int(old_m.get("generation") or 1) + 1
         # A binding is the server's own change (spec.nodeName, once): no user validation.
-        causes = [] if subresource == "binding" else validation.validate_update(info, new, old)
+        causes = [] if subresource == "binding" else (validation.validate_update(info, new, old)
+                                                      + crd_strategy.validate(info, new, old))
         causes += _finalizer_causes(old_m, m)
         raise_if_invalid(info, new, causes)
-        await self.admission.run(Attributes(UPDATE, info, namespace, name, new, old,
-                                            subresource=subresource, user=ctx.user,
-                                            dry_run=ctx.dry_run))
+        await self.admission.validate(attrs)
         return new
+
+
+_PINNED = (*_SERVER_OWNED, "name", "namespace", "resourceVersion")
+
+
+def _pinned_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    m = obj.get("metadata") or {}
+    return {k: m[k] for k in _PINNED if k in m}
+
+
+def _after_mutation(info: ResourceInfo, obj: Any, pinned: dict[str, Any]) -> dict[str, Any]:
+    """Put back what mutating admission may not change (server-owned metadata, name, namespace)
+    and default again what a webhook may have added, as the real server decodes its patch."""
+    if not isinstance(obj, dict):
+        raise errors.internal("mutating admission returned something that is not an object")
+    obj = set_type_meta(info, obj)
+    m = meta.object_meta(obj)
+    for field_name in _PINNED:
+        if field_name in pinned:
+            m[field_name] = pinned[field_name]
+        else:
+            m.pop(field_name, None)
+    defaults.apply_defaults(info, obj)
+    return obj
 
 
 def _finalizer_causes(old_m: dict[str, Any], new_m: dict[str, Any]) -> list:

@@ -3,6 +3,7 @@
     pki/ca.crt  ca.key            the cluster CA (EC P-256, 10 years); signs everything below
     pki/apiserver.crt .key        serving certificate; SANs = loopback, the host, kubernetes.default...
     pki/admin.crt  admin.key      CN=kubernetes-admin, O=system:masters (the admin kubeconfig's user)
+    pki/sa.key  sa.pub            signs / verifies service-account tokens (EC P-256, as kubeadm's pair)
 
 ``ensure_cluster_pki`` creates what is missing on first start and reuses it afterwards, so a
 restart keeps every kubeconfig valid. A leaf is issued again when it is missing, not signed by the
@@ -112,6 +113,14 @@ class ClusterPki:
     @property
     def admin_key_file(self) -> Path:
         return self.directory / "admin.key"
+
+    @property
+    def service_account_key_file(self) -> Path:
+        return self.directory / "sa.key"
+
+    @property
+    def service_account_public_key_file(self) -> Path:
+        return self.directory / "sa.pub"
 
 
 def _now() -> dt.datetime:
@@ -283,7 +292,26 @@ def ensure_cluster_pki(pki_dir: Path, hosts: list[str]) -> ClusterPki:
     if not _leaf_usable(ca, admin):
         _write_leaf(pki.admin_cert_file, pki.admin_key_file,
                     issue_client_cert(ca, ADMIN_USER, [MASTERS_GROUP]))
+    ensure_service_account_key(pki.service_account_key_file, pki.service_account_public_key_file)
     return pki
+
+
+def ensure_service_account_key(key_file: Path, pub_file: Path) -> None:
+    """The service-account signing key: made once, kept forever (replacing it would invalidate
+    every token in every pod). sa.pub is rewritten from sa.key when missing or stale."""
+    if key_file.exists():
+        try:
+            key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        except ValueError:
+            raise PkiError(f"{key_file}: not a readable PEM private key; remove it (and sa.pub) to make "
+                           "a new one, which invalidates every service-account token") from None
+    else:
+        key = _new_key()
+        write_atomic(key_file, _key_pem(key))  # type: ignore[arg-type]
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    if not pub_file.exists() or pub_file.read_bytes() != public:
+        write_atomic(pub_file, public)  # 0600, as kubeadm writes it
 
 
 def _write_leaf(cert_file: Path, key_file: Path, issued: IssuedCert) -> None:

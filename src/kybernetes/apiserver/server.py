@@ -25,14 +25,18 @@ from aiohttp import web
 from kybernetes.api.errors import ApiError
 from kybernetes.api.registry import Registry
 from kybernetes.apiserver import deletion
-from kybernetes.apiserver.admission import AdmissionChain, NamespaceLifecycle
+from kybernetes.apiserver.admission_chain import build_admission_chain
+from kybernetes.apiserver.admission_context import admission_request_middleware
 from kybernetes.apiserver.authn import (
+    AnonymousAdmin,
     Authenticator,
+    AuthenticatorChain,
     authentication_middleware,
     build_authenticator,
     request_user,
 )
 from kybernetes.apiserver.authz import Attributes, Authorizer, default_authorizer, ensure_allowed
+from kybernetes.apiserver.crd_controller import setup_crds
 from kybernetes.apiserver.discovery import setup_discovery
 from kybernetes.apiserver.handlers import ResourceHandlers, request_info_of
 from kybernetes.apiserver.health import health_checks, setup_health
@@ -40,6 +44,10 @@ from kybernetes.apiserver.metrics import observe_request, setup_metrics
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.openapi import setup_openapi
 from kybernetes.apiserver.responses import status_errors_middleware
+from kybernetes.apiserver.sa_authenticator import ServiceAccountTokenAuthenticator
+from kybernetes.apiserver.sa_issuer import load_authority
+from kybernetes.apiserver.sa_token_review import AUTHENTICATOR_KEY, TOKEN_REVIEW_PATH, handle_token_review
+from kybernetes.apiserver.serviceaccount_tokens import TOKEN_AUTHORITY_KEY
 from kybernetes.apiserver.warnings import setup_warnings
 from kybernetes.apiserver.watch import WATCH_HUB_KEY, WatchHub
 from kybernetes.store import Store
@@ -64,6 +72,15 @@ class ApiServerConfig:
     token_auth_file: Path | None = None
     # Every request is system:masters; only for tests over plain HTTP.
     anonymous_admin: bool = False
+    # Service-account tokens (sa_issuer.py): the signing key (default <data_dir>/pki/sa.key when it
+    # exists, else a key of this process only), the issuer (iss) and the audiences this server
+    # accepts (default [issuer]).
+    service_account_key_file: Path | None = None
+    service_account_issuer: str = ""
+    api_audiences: tuple[str, ...] = ()
+    # Empty a Terminating namespace inside the apiserver (deletion.py). Kubernetes leaves it to the
+    # namespace controller; turn this off when a controller-manager runs it (kyb up / kyb server).
+    inline_namespace_cleanup: bool = True
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{Path(self.data_dir).resolve() / 'state.db'}"
@@ -121,48 +138,62 @@ async def ensure_system_namespaces(objects: ObjectStore) -> None:
 def build_app(config: ApiServerConfig, store: Store, registry: Registry,
               authenticator: Authenticator | None = None, authorizer: Authorizer | None = None,
               ) -> web.Application:
+    objects = ObjectStore(store, registry)
+    token_authority = load_authority(key_file=config.service_account_key_file, data_dir=config.data_dir,
+                                     issuer=config.service_account_issuer, audiences=config.api_audiences)
     if authenticator is None:
-        authenticator = build_authenticator(client_ca_file=config.client_ca_file,
-                                            token_auth_file=config.token_auth_file,
-                                            anonymous_admin=config.anonymous_admin)
+        base = build_authenticator(client_ca_file=config.client_ca_file,
+                                   token_auth_file=config.token_auth_file,
+                                   anonymous_admin=config.anonymous_admin)
+        sa_tokens = ServiceAccountTokenAuthenticator(token_authority, objects)
+        # A service-account token is honoured even on an anonymous-admin test server.
+        members = [sa_tokens, base] if isinstance(base, AnonymousAdmin) else [base, sa_tokens]
+        authenticator = AuthenticatorChain(members)
     if authorizer is None:
         authorizer = default_authorizer()
     app = web.Application(
         middlewares=[observe_middleware, status_errors_middleware,
-                     authentication_middleware(authenticator), authorization_middleware(authorizer)],
+                     authentication_middleware(authenticator), authorization_middleware(authorizer),
+                     admission_request_middleware],
         client_max_size=4 * 1024 * 1024,
     )
-    objects = ObjectStore(store, registry)
 
-    async def get_namespace(name: str) -> dict[str, Any] | None:
-        ns_info = registry.get("", "v1", "namespaces")
-        return await objects.get_or_none(ns_info, None, name) if ns_info else None
-
-    objects.admission = AdmissionChain([NamespaceLifecycle(get_namespace)])
+    objects.admission = build_admission_chain(objects)
     objects.on_removed = lambda info, namespace: deletion.on_removed(objects, info, namespace)
+    objects.inline_namespace_cleanup = config.inline_namespace_cleanup
     hub = WatchHub(store, registry)
     handlers = ResourceHandlers(objects, registry, hub)
     handlers.authorizer = authorizer
     app[OBJECTS_KEY] = objects
     app[HANDLERS_KEY] = handlers
     app[WATCH_HUB_KEY] = hub
+    app[TOKEN_AUTHORITY_KEY] = token_authority
+    app[AUTHENTICATOR_KEY] = authenticator
 
     setup_discovery(app, registry)
     setup_health(app)
     setup_metrics(app)
-    setup_openapi(app, registry)
+    openapi = setup_openapi(app, registry)
+    setup_crds(app, objects, registry, hub, openapi)  # before ready: stored CRDs are served first
     setup_warnings(app)
+
+    async def token_review(request: web.Request) -> web.StreamResponse:
+        return await handle_token_review(request, token_authority.audiences)
+
+    app.router.add_post(TOKEN_REVIEW_PATH, token_review)
     for prefix in ("/api/{tail:.*}", "/apis/{tail:.*}"):
         app.router.add_route("*", prefix, handlers.handle)
 
     async def on_startup(app: web.Application) -> None:
         await hub.start()
+        await objects.admission.start()
         await ensure_system_namespaces(objects)
         health_checks(app).set_ready()
 
     async def on_shutdown(app: web.Application) -> None:
         health_checks(app).mark_shutting_down()
         await hub.stop()
+        await objects.admission.stop()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)

@@ -5,6 +5,9 @@
 - ``pods/{name}/binding`` (and the ``bindings`` resource): the scheduler's POST of a Binding sets
   spec.nodeName once and records the PodScheduled condition; a bound pod answers 409.
 - ``scale`` (GET/PUT/PATCH) as autoscaling/v1 Scale over spec.replicas.
+- ``serviceaccounts/{name}/token`` (serviceaccount_tokens.py) and ``pods/{name}/eviction``
+  (eviction.py): POSTs answered by their own modules.
+- ``namespaces/{name}/finalize`` (PUT): spec.finalizers only, as the namespace controller uses it.
 
 Streaming subresources (log, exec, attach, portforward, proxy) belong to the kubelet proxy and
 answer 405 until it exists.
@@ -45,6 +48,16 @@ async def handle_subresource(handlers, request: web.Request, ri: RequestInfo,
         return await create_binding(handlers, request, ri.namespace, ri.name)
     if ri.subresource == "scale":
         return await handle_scale(handlers, request, ri, info)
+    if ri.subresource == "token" and info.group == "" and info.resource == "serviceaccounts":
+        from kybernetes.apiserver.serviceaccount_tokens import create_token
+
+        return await create_token(handlers, request, ri.namespace, ri.name)
+    if ri.subresource == "finalize" and info.group == "" and info.resource == "namespaces":
+        return await finalize_namespace(handlers, request, info, ri.name)
+    if ri.subresource == "eviction" and info.group == "" and info.resource == "pods":
+        from kybernetes.apiserver.eviction import create_eviction
+
+        return await create_eviction(handlers, request, ri.namespace, ri.name)
     raise errors.method_not_allowed(f"{info.resource}/{ri.subresource} is not served by this apiserver yet")
 
 
@@ -102,6 +115,44 @@ async def create_binding(handlers, request: web.Request, namespace: str | None,
 
 _BINDING_INFO = ResourceInfo(group="", version="v1", resource="bindings", kind="Binding",
                              singular="binding", namespaced=True, verbs=("create",))
+
+
+# -- namespaces/finalize --------------------------------------------------------------------------
+
+
+async def finalize_namespace(handlers, request: web.Request, info: ResourceInfo,
+                             name: str) -> web.StreamResponse:
+    """PUT namespaces/{name}/finalize: change spec.finalizers only (the namespace controller drops
+    "kubernetes" here once the namespace is empty). A Terminating namespace left with no finalizers
+    of either kind is removed by the update (objects.py)."""
+    from kybernetes.apiserver.handlers import write_context
+
+    wanted = await bodies.read_object(request)
+    bodies.check_type_meta(info, wanted)
+    wm = wanted.get("metadata") or {}
+    if wm.get("name") not in (None, "", name):
+        raise errors.bad_request(f"name in URL does not match name in Namespace object ({wm.get('name')} != {name})")
+    finalizers = (wanted.get("spec") or {}).get("finalizers") or []
+    if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
+        raise errors.invalid("Namespace", name, [errors.Cause(
+            "FieldValueInvalid", "Invalid value: spec.finalizers must be a list of strings", "spec.finalizers")])
+
+    def finalize(ns: dict[str, Any]) -> dict[str, Any]:
+        spec = ns.setdefault("spec", {})
+        if finalizers:
+            spec["finalizers"] = list(finalizers)
+        else:
+            spec.pop("finalizers", None)
+        rv = wm.get("resourceVersion")
+        if rv:
+            ns["metadata"]["resourceVersion"] = rv
+        else:
+            ns["metadata"].pop("resourceVersion", None)
+        return ns
+
+    result, _ = await handlers.objects.update(info, None, name, finalize, write_context(request),
+                                              subresource="finalize")
+    return object_response(set_type_meta(info, result), 200)
 
 
 # -- scale ---------------------------------------------------------------------------------------

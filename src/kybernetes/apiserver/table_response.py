@@ -17,7 +17,7 @@ from typing import Any
 
 from kybernetes.api import errors
 from kybernetes.api.registry import ResourceInfo
-from kybernetes.api.tables import table_cells, table_columns
+from kybernetes.api.tables import custom_resource_cells, custom_resource_columns, table_cells, table_columns
 
 INCLUDE_OBJECT_VALUES = ("None", "Metadata", "Object")
 
@@ -52,9 +52,15 @@ def build_table(info: ResourceInfo, objects: list[dict[str, Any]], *, include_ob
                 resource_version: str = "", continue_token: str = "",
                 now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
+    # A custom resource prints its CRD version's additionalPrinterColumns (crd_resource.py).
+    printer_columns = getattr(info, "printer_columns", None) if getattr(info, "crd_name", "") else None
     rows = []
     for obj in objects:
-        row: dict[str, Any] = {"cells": table_cells(info.group, info.resource, obj, now)}
+        if printer_columns is not None:
+            cells = custom_resource_cells(list(printer_columns), obj, now)
+        else:
+            cells = table_cells(info.group, info.resource, obj, now)
+        row: dict[str, Any] = {"cells": cells}
         row["object"] = _row_object(info, obj, include_object)
         rows.append(row)
     metadata: dict[str, Any] = {}
@@ -63,4 +69,6 @@ def build_table(info: ResourceInfo, objects: list[dict[str, Any]], *, include_ob
     if continue_token:
         metadata["continue"] = continue_token
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
-            "columnDefinitions": table_columns(info.group, info.resource), "rows": rows}
+            "columnDefinitions": (custom_resource_columns(list(printer_columns)) if printer_columns is not None
+                                  else table_columns(info.group, info.resource)),
+            "rows": rows}

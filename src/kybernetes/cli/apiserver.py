@@ -44,12 +44,19 @@ def _run(coro) -> None:
               help="CA that signs client certificates (CN = user, O = groups).")
 @click.option("--token-auth-file", type=_file, default=None,
               help='Static bearer tokens, CSV: token,user,uid,"group1,group2".')
+@click.option("--service-account-signing-key-file", "sa_key_file", type=_file, default=None,
+              help="Key that signs service-account tokens [default: DATA_DIR/pki/sa.key].")
+@click.option("--service-account-issuer", "sa_issuer", default="",
+              help="The iss claim of service-account tokens "
+                   "[default: https://kubernetes.default.svc.cluster.local].")
+@click.option("--api-audiences", default="", metavar="AUD[,AUD...]",
+              help="Audiences the apiserver accepts in tokens [default: the issuer].")
 @click.option("--anonymous-admin", is_flag=True,
               help="Treat every request as system:masters. For tests over plain HTTP only.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_file, client_ca_file,
-              token_auth_file, anonymous_admin, log_level) -> None:
+              token_auth_file, sa_key_file, sa_issuer, api_audiences, anonymous_admin, log_level) -> None:
     """Run the Kubernetes API server until SIGTERM or Ctrl-C."""
     if (tls_cert_file is None) != (tls_key_file is None):
         raise click.UsageError("--tls-cert-file and --tls-private-key-file go together")
@@ -64,6 +71,8 @@ def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_fi
         data_dir=data_dir, bind_address=bind_address, port=port, store_url=store_url,
         tls_cert_file=tls_cert_file, tls_key_file=tls_key_file, client_ca_file=client_ca_file,
         token_auth_file=token_auth_file, anonymous_admin=anonymous_admin,
+        service_account_key_file=sa_key_file, service_account_issuer=sa_issuer,
+        api_audiences=tuple(a.strip() for a in api_audiences.split(",") if a.strip()),
     )
     try:
         _run(run_apiserver(config))
