@@ -230,3 +230,13 @@ def test_configmap_untouched_and_garbage_tolerated():
 ])
 def test_qos_class(resources, qos):
     assert qos_class({"spec": {"containers": [{"name": "c", "resources": resources}]}}) == qos
+
+
+def test_pod_requests_default_to_limits():
+    # SetDefaults_Pod: a limit without a request becomes the request too (pods only, not templates).
+    from kybernetes.api.defaults_pod import default_pod
+
+    pod = {"spec": {"containers": [{"name": "c", "image": "i", "resources": {
+        "limits": {"cpu": "1", "memory": "lots"}, "requests": {"memory": "1Gi"}}}]}}
+    default_pod(pod)
+    assert pod["spec"]["containers"][0]["resources"]["requests"] == {"memory": "1Gi", "cpu": "1"}

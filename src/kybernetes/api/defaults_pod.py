@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api.quantity import QuantityError, parse_quantity
+
 DEFAULT_SCHEDULER = "default-scheduler"
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 DEFAULT_TOLERATION_SECONDS = 300
@@ -119,6 +121,36 @@ def default_pod(pod: dict[str, Any]) -> None:
     spec = pod.get("spec")
     if isinstance(spec, dict):
         default_pod_spec(spec)
+    _requests_from_limits(pod.get("spec"))
+
+
+def _requests_from_limits(spec: Any) -> None:
+    """A Pod (not a template) whose container sets a limit but no request for a resource gets
+    the limit as its request, as the real API defaulting does."""
+    if not isinstance(spec, dict):
+        return
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or []:
+            res = c.get("resources") if isinstance(c, dict) else None
+            limits = res.get("limits") if isinstance(res, dict) else None
+            if not isinstance(limits, dict) or not limits:
+                continue
+            requests = res.get("requests")
+            if requests is None:
+                requests = res["requests"] = {}
+            if isinstance(requests, dict):
+                for name, value in limits.items():
+                    if name not in requests and _is_quantity(value):
+                        requests[name] = value
+
+
+def _is_quantity(value: Any) -> bool:
+    # A malformed limit is reported once, by validation, rather than copied into requests too.
+    try:
+        parse_quantity(value)
+    except (QuantityError, TypeError, ValueError):
+        return False
+    return True
 
 
 def default_pod_admission(pod: dict[str, Any], default_priority: int = 0) -> None:
@@ -142,7 +174,6 @@ def default_pod_admission(pod: dict[str, Any], default_priority: int = 0) -> Non
 
 def qos_class(pod: dict[str, Any]) -> str:
     """Guaranteed, Burstable or BestEffort, from the containers' requests and limits."""
-    from .quantity import QuantityError, parse_quantity
 
     spec = pod.get("spec") or {}
     containers = [c for key in ("initContainers", "containers") for c in spec.get(key) or []

@@ -102,15 +102,17 @@ class Registry:
     def by_kind(self, group: str, version: str, kind: str) -> ResourceInfo | None:
         return self._by_gvk.get((group, version, kind))
 
+    # Readers take snapshots (list(...) of a dict view is atomic in CPython), so a document
+    # builder in another thread never sees a dict change size while a CRD is registered.
     def groups(self) -> list[GroupInfo]:
-        return list(self._groups.values())
+        return [GroupInfo(g.name, list(g.versions)) for g in list(self._groups.values())]
 
     def group(self, name: str) -> GroupInfo | None:
         return self._groups.get(name)
 
     def resources(self, group: str | None = None, version: str | None = None) -> list[ResourceInfo]:
         return [
-            r for r in self._by_gvr.values()
+            r for r in list(self._by_gvr.values())
             if (group is None or r.group == group) and (version is None or r.version == version)
         ]
 

@@ -132,9 +132,20 @@ def check_type_meta(info: ResourceInfo, obj: dict[str, Any], expected_kind: str 
         raise bad_request("metadata must be an object")
 
 
+def object_metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    """The body's metadata, created when absent; ``"metadata": null`` counts as absent and any
+    other non-object is a 400 (never a crash further in)."""
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = obj["metadata"] = {}
+    if not isinstance(meta, dict):
+        raise bad_request(f"metadata must be an object, not {type(meta).__name__}")
+    return meta
+
+
 def check_namespace(info: ResourceInfo, obj: dict[str, Any], namespace: str | None) -> None:
     """Fill the namespace from the URL; a different one in the body is a 400, as upstream."""
-    meta = obj.setdefault("metadata", {})
+    meta = object_metadata(obj)
     if not info.namespaced:
         meta.pop("namespace", None)
         return
@@ -148,7 +159,7 @@ def check_namespace(info: ResourceInfo, obj: dict[str, Any], namespace: str | No
 
 
 def check_name(obj: dict[str, Any], name: str) -> None:
-    meta = obj.setdefault("metadata", {})
+    meta = object_metadata(obj)
     body_name = meta.get("name")
     if body_name in (None, ""):
         meta["name"] = name

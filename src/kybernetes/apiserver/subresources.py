@@ -205,13 +205,15 @@ async def handle_scale(handlers, request: web.Request, ri: RequestInfo, info: Re
             current["metadata"].pop("resourceVersion", None)
             wanted = patching.apply_patch(ctype, current, patch, _SCALE_INFO.group, _SCALE_INFO.version,
                                           _SCALE_INFO.kind)
-        replicas = (wanted.get("spec") or {}).get("replicas") if isinstance(wanted, dict) else None
+        wanted_spec = wanted.get("spec") if isinstance(wanted, dict) else None
+        replicas = wanted_spec.get("replicas") if isinstance(wanted_spec, dict) else None
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid("Scale", ri.name, [errors.Cause(
                 "FieldValueInvalid", f"Invalid value: {replicas!r}: must be greater than or equal to 0",
                 "spec.replicas")], group="autoscaling")
         obj.setdefault("spec", {})["replicas"] = replicas
-        rv = (wanted.get("metadata") or {}).get("resourceVersion")
+        wanted_meta = wanted.get("metadata")
+        rv = wanted_meta.get("resourceVersion") if isinstance(wanted_meta, dict) else None
         if rv:
             obj["metadata"]["resourceVersion"] = rv
         else:
