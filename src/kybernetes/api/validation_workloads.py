@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from .cron import CronError, load_time_zone, schedule_errors
 from .errors import Cause
 from .field_errors import forbidden, go_repr, immutable, invalid, not_supported, required
 from .selectors import label_selector_from_spec
@@ -255,22 +256,9 @@ def validate_job(obj: dict[str, Any]) -> list[Cause]:
     return validate_job_spec(obj.get("spec"), "spec")
 
 
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_CRON_FIELD = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/\d+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/\d+)?)*$")
-
-
 def cron_schedule_errors(schedule: str) -> list[str]:
-    text = schedule.strip()
-    if text.startswith(("TZ=", "CRON_TZ=")):
-        return ["cannot use TZ or CRON_TZ in schedule, use timeZone field instead"]
-    if text in _CRON_MACROS or text.startswith("@every "):
-        return []
-    fields = text.split()
-    if len(fields) != 5:
-        return [f"unparseable cron schedule: expected exactly 5 fields, found {len(fields)}: {text!s}"]
-    if not all(_CRON_FIELD.match(f) for f in fields):
-        return [f"unparseable cron schedule: {text}"]
-    return []
+    """Kubernetes' reasons to refuse a schedule (the same parser the CronJob controller runs)."""
+    return schedule_errors(schedule.strip())
 
 
 def validate_cronjob(obj: dict[str, Any]) -> list[Cause]:
@@ -287,6 +275,11 @@ def validate_cronjob(obj: dict[str, Any]) -> list[Cause]:
         causes.append(required("spec.schedule"))
     else:
         causes += [invalid("spec.schedule", schedule, m) for m in cron_schedule_errors(str(schedule))]
+    if spec.get("timeZone") is not None:
+        try:
+            load_time_zone(spec.get("timeZone"))
+        except CronError as e:
+            causes.append(invalid("spec.timeZone", spec.get("timeZone"), str(e)))
     policy = spec.get("concurrencyPolicy")
     if policy is not None and policy not in ("Allow", "Forbid", "Replace"):
         causes.append(not_supported("spec.concurrencyPolicy", policy, ("Allow", "Forbid", "Replace")))
