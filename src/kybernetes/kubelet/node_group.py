@@ -1,0 +1,133 @@
+"""A NodeGroup runs one or many kubelets in one process on shared machinery.
+
+    apiserver ══ one pod watch (spec.nodeName!="" or =<node>) ══► pod informer ─┐
+              ══ one node watch ══► node informer (podCIDR, status baseline)     │ keys of pods
+                                                                                ▼ on our nodes
+    one work queue of pod keys ─► N workers ─► Kubelet[pod.spec.nodeName].sync(key, pod)
+    one status manager (coalesced, rate-limited pods/status writes)
+    one event writer; one timer heap (shared by the fake runtimes)
+
+A thousand simulated nodes therefore cost two watches, not two thousand, and their pods share
+one queue whose workers are the concurrency limit. Each node still has its own lease and
+status loops (offset so their writes spread over the period) and its own runtime. A real node
+(``kyb kubelet``, issue 5) is a NodeGroup of one, watching only its own pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kybernetes.client import ApiClient, SharedInformerFactory, ShutDown, WorkQueue
+from kybernetes.client.indexer import object_key
+from kybernetes.client.resource import NODES, PODS
+from kybernetes.kubelet.events import KubeletEvents
+from kybernetes.kubelet.kubelet import Kubelet
+from kybernetes.kubelet.status_manager import StatusManager
+from kybernetes.kubelet.timers import Timers
+from kybernetes.util.clock import REAL_CLOCK, Clock
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+BOUND_PODS = "spec.nodeName!="
+
+
+class NodeGroup:
+    def __init__(self, client: ApiClient, *, clock: Clock | None = None, pod_field_selector: str = BOUND_PODS,
+                 workers: int = 32, status_writers: int = 16, events: bool = True,
+                 heartbeat_client: ApiClient | None = None):
+        self.client = client
+        self.heartbeat_client = heartbeat_client or client
+        self.clock = clock or REAL_CLOCK
+        self.workers = workers
+        self.informers = SharedInformerFactory(client, clock=self.clock)
+        self.pods = self.informers.informer_for(PODS, field_selector=pod_field_selector)
+        self.nodes = self.informers.informer_for(NODES)
+        self.queue = WorkQueue(clock=self.clock, name="kubelet-pods")
+        self.status = StatusManager(client, self.pods, clock=self.clock, writers=status_writers)
+        self.events = KubeletEvents(client, clock=self.clock, enabled=events)
+        self.timers = Timers(self.clock)  # for runtimes that simulate time (the fake one)
+        self.kubelets: dict[str, Kubelet] = {}
+        self._node_of: dict[str, str] = {}  # pod key -> the node whose kubelet last synced it
+        self.ready = asyncio.Event()  # informers synced, kubelets started
+        self.pods.add_event_handler(self._on_pod, lambda _old, new: self._on_pod(new), self._on_pod)
+
+    def add(self, kubelet: Kubelet) -> Kubelet:
+        if kubelet.name in self.kubelets:
+            raise ValueError(f"node {kubelet.name!r} is already in this group")
+        self.kubelets[kubelet.name] = kubelet
+        return kubelet
+
+    def _on_pod(self, pod: Obj) -> None:
+        key = object_key(pod)
+        if (pod.get("spec") or {}).get("nodeName") in self.kubelets or key in self._node_of:
+            self.queue.add(key)
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every kubelet until cancelled."""
+        self.informers.start()
+        try:
+            await self.informers.wait_for_cache_sync()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.status.run(), name="pod status writers")
+                tg.create_task(self.events.run(), name="kubelet events")
+                for kubelet in self.kubelets.values():
+                    tg.create_task(kubelet.run(), name=f"kubelet {kubelet.name}")
+                for i in range(self.workers):
+                    tg.create_task(self._worker(), name=f"pod worker {i}")
+                self.ready.set()
+        finally:
+            self.queue.shutdown()
+            await self.timers.aclose()
+            await self.informers.shutdown()
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            try:
+                await self.sync(key)
+            except asyncio.CancelledError:
+                self.queue.done(key)
+                raise
+            except Exception as e:  # noqa: BLE001 - retried with backoff
+                log.warning("syncing pod %s failed (retry %d): %s", key, self.queue.num_requeues(key) + 1, e)
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.forget(key)
+            self.queue.done(key)
+
+    async def sync(self, key: str) -> None:
+        pod = self.pods.get(key)
+        node = ((pod or {}).get("spec") or {}).get("nodeName")
+        previous = self._node_of.get(key)
+        if previous and previous != node:  # deleted, or (after a re-create) bound elsewhere
+            self._node_of.pop(key, None)
+            if previous in self.kubelets:
+                await self.kubelets[previous].sync(key, None)
+        kubelet = self.kubelets.get(node or "")
+        if kubelet is None:
+            return
+        self._node_of[key] = kubelet.name
+        await kubelet.sync(key, pod)
+
+    # -- introspection ----------------------------------------------------------------------------
+
+    def all_registered(self) -> bool:
+        return all(k.agent.registered.is_set() for k in self.kubelets.values())
+
+    async def wait_registered(self, timeout: float | None = None) -> bool:
+        async def wait_all() -> None:
+            for kubelet in self.kubelets.values():
+                await kubelet.agent.registered.wait()
+        try:
+            await asyncio.wait_for(wait_all(), timeout)
+        except TimeoutError:
+            return False
+        return True
