@@ -132,12 +132,21 @@ async def test_update_without_resource_version_is_unconditional(api):
 async def test_update_keeps_server_owned_metadata(api):
     _, created = await api.post(CMS, json=configmap("u3"))
     body = configmap("u3", {"x": "y"})
-    body["metadata"]["uid"] = "forged"
     body["metadata"]["creationTimestamp"] = "2001-01-01T00:00:00Z"
     status, updated = await api.put(f"{CMS}/u3", json=body)
     assert status == 200
     assert updated["metadata"]["uid"] == created["metadata"]["uid"]
     assert updated["metadata"]["creationTimestamp"] == created["metadata"]["creationTimestamp"]
+
+
+async def test_update_with_another_uid_is_a_precondition_conflict(api):
+    # The uid in the body is a precondition (defaultUpdatedObjectInfo.Preconditions upstream).
+    _, created = await api.post(CMS, json=configmap("u4"))
+    body = configmap("u4", {"x": "y"})
+    body["metadata"]["uid"] = "forged"
+    status, out = await api.put(f"{CMS}/u4", json=body)
+    assert status == 409 and out["reason"] == "Conflict"
+    assert "Precondition failed: UID in precondition: forged" in out["message"]
 
 
 async def test_noop_update_keeps_resource_version(api):

@@ -28,9 +28,24 @@ async def test_status_update_changes_only_status(api):
     assert updated["status"]["phase"] == "Running"
     assert updated["status"]["podIP"] == "10.0.0.5"
     assert "nodeName" not in updated["spec"]
-    assert "sneaky" not in (updated["metadata"].get("labels") or {})
+    # podStatusStrategy resets spec, not labels or annotations.
+    assert updated["metadata"]["labels"] == {"sneaky": "yes"}
     _, got = await api.get(f"{PODS}/s1/status")
     assert got["status"]["phase"] == "Running" and got["kind"] == "Pod"
+
+
+async def test_deployment_status_update_keeps_labels_but_takes_annotations(api):
+    # deploymentStatusStrategy resets spec and labels; the controller writes annotations there.
+    _, created = await api.post(DEPLOYS, json=deployment("d0"))
+    body = {**created, "status": {"replicas": 1}, "spec": {**created["spec"], "replicas": 7},
+            "metadata": {**created["metadata"], "labels": {"x": "y"},
+                         "annotations": {"deployment.kubernetes.io/revision": "1"}}}
+    status, updated = await api.put(f"{DEPLOYS}/d0/status", json=body)
+    assert status == 200, updated
+    assert updated["status"]["replicas"] == 1
+    assert updated["spec"]["replicas"] == created["spec"]["replicas"]
+    assert updated["metadata"].get("labels") == created["metadata"].get("labels")
+    assert updated["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "1"}
 
 
 async def test_main_resource_update_ignores_status(api):

@@ -185,9 +185,18 @@ class ObjectStore:
             wanted = mutate(meta.deep_copy(old))
             if hasattr(wanted, "__await__"):
                 wanted = await wanted
-            precondition = (wanted.get("metadata") or {}).get("resourceVersion") or ""
+            wanted_meta = wanted.get("metadata") if isinstance(wanted, dict) else None
+            wanted_meta = wanted_meta if isinstance(wanted_meta, dict) else {}
+            precondition = wanted_meta.get("resourceVersion") or ""
             if precondition and precondition != str(kv.mod_revision):
                 raise errors.conflict(info.resource, name, info.group)
+            # A uid in the body is a precondition too: it may not name another incarnation.
+            wanted_uid = wanted_meta.get("uid")
+            stored_uid = (old.get("metadata") or {}).get("uid")
+            if wanted_uid and stored_uid and wanted_uid != stored_uid:
+                raise errors.conflict(info.resource, name, info.group,
+                                      f"Precondition failed: UID in precondition: {wanted_uid}, "
+                                      f"UID in object meta: {stored_uid}")
             new = await self._prepare_update(info, namespace, name, wanted, old, ctx, subresource)
             new_bytes = codec.encode(new)
             if new_bytes == kv.value:
@@ -229,7 +238,7 @@ class ObjectStore:
         if not isinstance(wanted, dict):
             raise errors.bad_request("the updated object must be a JSON object")
         if subresource == "status":
-            new = strategies.merge_status_update(wanted, old)
+            new = strategies.merge_status_update(wanted, old, info)
         elif subresource == "binding":
             new = wanted  # the binding changes spec.nodeName and status together
         else:
@@ -256,7 +265,7 @@ class ObjectStore:
         if attrs.mutated:
             new = _after_mutation(info, attrs.obj, pinned)
             if subresource == "status":
-                new = set_type_meta(info, strategies.merge_status_update(new, old))
+                new = set_type_meta(info, strategies.merge_status_update(new, old, info))
             elif not subresource:
                 strategies.prepare_for_update(info, new, old)
             m = new["metadata"]

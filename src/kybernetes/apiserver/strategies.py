@@ -91,10 +91,26 @@ def prepare_for_update(info: ResourceInfo, new: dict[str, Any], old: dict[str, A
             new.pop("status", None)
 
 
-def merge_status_update(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """A status update changes status only: everything else comes from the stored object."""
+# Kinds whose status updates may not change labels (their status strategies reset them).
+_STATUS_KEEPS_LABELS = frozenset({("apps", "deployments"), ("apps", "replicasets"),
+                                  ("apps", "statefulsets"), ("apps", "daemonsets")})
+
+
+def merge_status_update(new: dict[str, Any], old: dict[str, Any],
+                        info: ResourceInfo | None = None) -> dict[str, Any]:
+    """A status update changes status, and the labels and annotations of metadata (as the real
+    status strategies allow: the Deployment controller writes its revision annotation this
+    way); spec and everything else come from the stored object."""
     out = dict(old)
     out["metadata"] = dict(old.get("metadata") or {})
+    new_meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+    fields = ("annotations",) if info is not None and _key(info) in _STATUS_KEEPS_LABELS \
+        else ("annotations", "labels")
+    for field_name in fields:
+        if field_name in new_meta:
+            out["metadata"][field_name] = new_meta[field_name]
+        else:
+            out["metadata"].pop(field_name, None)
     if "status" in new:
         out["status"] = new["status"]
     else:
