@@ -51,12 +51,16 @@ def _run(coro) -> None:
                    "[default: https://kubernetes.default.svc.cluster.local].")
 @click.option("--api-audiences", default="", metavar="AUD[,AUD...]",
               help="Audiences the apiserver accepts in tokens [default: the issuer].")
+@click.option("--inline-namespace-cleanup/--no-inline-namespace-cleanup", default=True, show_default=True,
+              help="Empty a deleted namespace inside the apiserver; turn off when the "
+                   "controller-manager's namespace controller runs.")
 @click.option("--anonymous-admin", is_flag=True,
               help="Treat every request as system:masters. For tests over plain HTTP only.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_file, client_ca_file,
-              token_auth_file, sa_key_file, sa_issuer, api_audiences, anonymous_admin, log_level) -> None:
+              token_auth_file, sa_key_file, sa_issuer, api_audiences, inline_namespace_cleanup, anonymous_admin,
+              log_level) -> None:
     """Run the Kubernetes API server until SIGTERM or Ctrl-C."""
     if (tls_cert_file is None) != (tls_key_file is None):
         raise click.UsageError("--tls-cert-file and --tls-private-key-file go together")
@@ -73,6 +77,7 @@ def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_fi
         token_auth_file=token_auth_file, anonymous_admin=anonymous_admin,
         service_account_key_file=sa_key_file, service_account_issuer=sa_issuer,
         api_audiences=tuple(a.strip() for a in api_audiences.split(",") if a.strip()),
+        inline_namespace_cleanup=inline_namespace_cleanup,
     )
     try:
         _run(run_apiserver(config))

@@ -64,6 +64,8 @@ def apiserver_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
             "--tls-cert-file", str(plane.pki.serving_cert_file),
             "--tls-private-key-file", str(plane.pki.serving_key_file),
             "--client-ca-file", str(plane.pki.ca_cert_file),
+            # The controller-manager's namespace controller empties deleted namespaces.
+            "--no-inline-namespace-cleanup",
             "--log-level", "warning" if quiet else "info"]
     if plane.store_url:
         argv += ["--store", plane.store_url]
@@ -76,9 +78,17 @@ def apiserver_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
     return ChildSpec("apiserver", argv, ready=ready)
 
 
+def controller_manager_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
+    argv = [sys.executable, "-m", "kybernetes.cli", "controller-manager",
+            "--kubeconfig", str(plane.kubeconfig),
+            "--root-ca-file", str(plane.pki.ca_cert_file),
+            "--log-level", "warning" if quiet else "info"]
+    return ChildSpec("controller-manager", argv)
+
+
 def control_plane_specs(plane: ControlPlane, *, quiet: bool = False) -> list[ChildSpec]:
     """Every control-plane component that exists, in start order."""
-    return [apiserver_spec(plane, quiet=quiet)]
+    return [apiserver_spec(plane, quiet=quiet), controller_manager_spec(plane, quiet=quiet)]
 
 
 def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready) -> int:
