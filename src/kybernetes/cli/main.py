@@ -7,6 +7,7 @@ import click
 from kybernetes.cli.apiserver import apiserver
 from kybernetes.cli.controller_manager import controller_manager
 from kybernetes.cli.kubeconfig import kubeconfig
+from kybernetes.cli.scheduler import scheduler
 from kybernetes.cli.server import server
 from kybernetes.cli.simulate_nodes import simulate_nodes
 from kybernetes.cli.up import up
@@ -24,6 +25,7 @@ cli.add_command(controller_manager)
 cli.add_command(server)
 cli.add_command(up)
 cli.add_command(kubeconfig)
+cli.add_command(scheduler)
 cli.add_command(simulate_nodes)
 
 
