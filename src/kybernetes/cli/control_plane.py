@@ -37,9 +37,12 @@ class ControlPlane:
     bind_address: str
     port: int
     store_url: str
+    cluster_cidr: str = "10.42.0.0/16"
+    disabled: tuple[str, ...] = ()
 
 
-def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str) -> ControlPlane:
+def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str,
+            cluster_cidr: str = "10.42.0.0/16", disabled: tuple[str, ...] = ()) -> ControlPlane:
     """Create (or reuse) the data dir, the PKI and the admin kubeconfig."""
     ensure_private_dir(data_dir)
     hosts = [*local_addresses(), *local_hostnames()]
@@ -53,7 +56,8 @@ def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str) -> 
     kubeconfig = data_dir / "kubeconfig"
     write_kubeconfig(kubeconfig, admin_kubeconfig(
         server_url, pki.ca.cert_pem, pki.admin_cert_file.read_bytes(), pki.admin_key_file.read_bytes()))
-    return ControlPlane(data_dir, pki, kubeconfig, server_url, bind_address, port, store_url)
+    return ControlPlane(data_dir, pki, kubeconfig, server_url, bind_address, port, store_url,
+                        cluster_cidr, tuple(disabled))
 
 
 def apiserver_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
@@ -65,7 +69,7 @@ def apiserver_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
             "--tls-private-key-file", str(plane.pki.serving_key_file),
             "--client-ca-file", str(plane.pki.ca_cert_file),
             # The controller-manager's namespace controller empties deleted namespaces.
-            "--no-inline-namespace-cleanup",
+            *(["--no-inline-namespace-cleanup"] if "controller-manager" not in plane.disabled else []),
             "--log-level", "warning" if quiet else "info"]
     if plane.store_url:
         argv += ["--store", plane.store_url]
@@ -82,13 +86,33 @@ def controller_manager_spec(plane: ControlPlane, *, quiet: bool = False) -> Chil
     argv = [sys.executable, "-m", "kybernetes.cli", "controller-manager",
             "--kubeconfig", str(plane.kubeconfig),
             "--root-ca-file", str(plane.pki.ca_cert_file),
+            "--cluster-cidr", plane.cluster_cidr,
             "--log-level", "warning" if quiet else "info"]
     return ChildSpec("controller-manager", argv)
 
 
+def scheduler_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
+    argv = [sys.executable, "-m", "kybernetes.cli", "scheduler",
+            "--kubeconfig", str(plane.kubeconfig),
+            "--log-level", "warning" if quiet else "info"]
+    return ChildSpec("scheduler", argv)
+
+
 def control_plane_specs(plane: ControlPlane, *, quiet: bool = False) -> list[ChildSpec]:
     """Every control-plane component that exists, in start order."""
-    return [apiserver_spec(plane, quiet=quiet), controller_manager_spec(plane, quiet=quiet)]
+    specs = [apiserver_spec(plane, quiet=quiet)]
+    if "scheduler" not in plane.disabled:
+        specs.append(scheduler_spec(plane, quiet=quiet))
+    if "controller-manager" not in plane.disabled:
+        specs.append(controller_manager_spec(plane, quiet=quiet))
+    return specs
+
+
+def simulated_nodes_spec(plane: ControlPlane, count: int, *, quiet: bool = False) -> ChildSpec:
+    """``--sim-nodes N``: N simulated nodes beside the real ones, in one child process."""
+    argv = [sys.executable, "-m", "kybernetes.cli", "simulate-nodes", "--count", str(count),
+            "--kubeconfig", str(plane.kubeconfig), "--name-prefix", "sim-"]
+    return ChildSpec("simulated-nodes", argv)
 
 
 def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready) -> int:

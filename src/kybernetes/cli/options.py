@@ -10,7 +10,7 @@ from kybernetes.cli.paths import default_data_dir
 
 
 def cluster_options(func):
-    """--data-dir, --port, --bind-address, --store, --quiet."""
+    """--data-dir, --port, --bind-address, --store, --cluster-cidr, --disable, --quiet."""
     for decorator in reversed([
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="State, PKI and kubeconfig [default: /var/lib/kybernetes for root, "
@@ -21,6 +21,10 @@ def cluster_options(func):
                      help="Address the apiserver listens on."),
         click.option("--store", "store_url", default="", metavar="URL", callback=check_store_url,
                      help="sqlite:///PATH or etcd://HOST:PORT[,...] [default: sqlite in the data dir]."),
+        click.option("--cluster-cidr", default="10.42.0.0/16", show_default=True,
+                     help="Pod addresses; each node gets a /24 podCIDR from it."),
+        click.option("--disable", "disabled", multiple=True, type=click.Choice(COMPONENTS),
+                     help="A component not to run (repeatable)."),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
     ]):
         func = decorator(func)
@@ -32,6 +36,9 @@ def resolve_data_dir(data_dir: Path | None) -> Path:
 
 
 STORE_SCHEMES = ("sqlite://", "etcd://")
+
+# Components `--disable` can leave out (the apiserver is the cluster: it cannot be disabled).
+COMPONENTS = ("scheduler", "controller-manager")
 
 
 def check_store_url(ctx, param, value: str) -> str:

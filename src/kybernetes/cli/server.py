@@ -1,8 +1,7 @@
 """``kyb server``: the control plane on this machine.
 
 Prepares the data dir (PKI, admin kubeconfig) and runs each control-plane component as a
-supervised child process (today the apiserver; the scheduler and controller-manager join
-control_plane.control_plane_specs as they land).
+supervised child process: the apiserver, the scheduler and the controller-manager.
 """
 
 from __future__ import annotations
@@ -17,9 +16,10 @@ from kybernetes.cli.options import cluster_options, resolve_data_dir
 
 @click.command()
 @cluster_options
-def server(data_dir, port, bind_address, store_url, quiet) -> None:
+def server(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet) -> None:
     """Run the control plane in the foreground until SIGTERM or Ctrl-C."""
-    plane = prepare(resolve_data_dir(data_dir), port=port, bind_address=bind_address, store_url=store_url)
+    plane = prepare(resolve_data_dir(data_dir), port=port, bind_address=bind_address, store_url=store_url,
+                    cluster_cidr=cluster_cidr, disabled=disabled)
 
     def all_ready() -> None:
         if not quiet:
