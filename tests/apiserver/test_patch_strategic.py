@@ -181,11 +181,3 @@ async def test_kinds_without_a_schema_refuse_strategic_merge_patch(api):
     status, body = await api.patch(f"{path}/w", json={"spec": {"items": [{"name": "b"}]}})
     assert status == 200 and body["spec"]["items"] == [{"name": "b"}]
 
-
-async def test_server_side_apply_is_refused_so_kubectl_reports_it(api):
-    await create(api, deployment())
-    status, body = await api.patch(f"{DEPLOYS}/web", content_type="application/apply-patch+yaml",
-                                   json=deployment(), params={"fieldManager": "kubectl", "force": "false"})
-    # kubectl turns a 415 into "Server-side apply not available on the server".
-    assert status == 415, body
-    assert body["reason"] == "UnsupportedMediaType" and SMP in body["message"]

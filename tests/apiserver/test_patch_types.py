@@ -26,12 +26,12 @@ def smp(live: dict, patch: dict, group: str = "", version: str = "v1", kind: str
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
 ])
 def test_built_in_kinds_accept_strategic_merge_patch(group, version, kind):
-    assert accepted_patch_types(group, version, kind) == (JSON_PATCH, MERGE, SMP)
+    assert accepted_patch_types(group, version, kind) == (JSON_PATCH, MERGE, SMP, APPLY)
     check_patch_type(SMP, group, version, kind)
 
 
 def test_custom_kinds_accept_json_and_merge_patch_only():
-    assert accepted_patch_types("example.com", "v1", "Widget") == (JSON_PATCH, MERGE)
+    assert accepted_patch_types("example.com", "v1", "Widget") == (JSON_PATCH, MERGE, APPLY)
     with pytest.raises(ApiError) as caught:
         check_patch_type(SMP, "example.com", "v1", "Widget")
     assert caught.value.code == 415 and caught.value.reason == "UnsupportedMediaType"
@@ -40,12 +40,12 @@ def test_custom_kinds_accept_json_and_merge_patch_only():
     assert caught.value.code == 415
 
 
-@pytest.mark.parametrize("ctype", [APPLY, "text/plain", "application/json"])
+@pytest.mark.parametrize("ctype", ["text/plain", "application/json"])
 def test_other_content_types_are_415(ctype):
     with pytest.raises(ApiError) as caught:
         check_patch_type(ctype, "apps", "v1", "Deployment")
     assert caught.value.code == 415
-    assert caught.value.message.endswith(f"{JSON_PATCH}, {MERGE}, {SMP}")
+    assert caught.value.message.endswith(f"{JSON_PATCH}, {MERGE}, {SMP}, {APPLY}")
 
 
 def test_merge_and_json_patch_still_apply():

@@ -21,6 +21,7 @@ from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.api.selectors import parse_label_selector
 from kybernetes.apiserver import body as bodies
 from kybernetes.apiserver import deletion, patching, strategies
+from kybernetes.apiserver.apply_schema import request_manager
 from kybernetes.apiserver.authn import request_user
 from kybernetes.apiserver.crd_resource import CustomResourceInfo
 from kybernetes.apiserver.crd_strategy import on_read, parse_field_selector_for
@@ -71,7 +72,10 @@ def write_context(request: web.Request) -> WriteContext:
     for value in dry_run:
         if value != "All":
             raise errors.bad_request(f'Invalid dry run value "{value}": supported values: "All"')
-    return WriteContext(user=request_user(request), dry_run=bool(dry_run))
+    ri = request_info_of(request)
+    return WriteContext(user=request_user(request), dry_run=bool(dry_run),
+                        field_manager=request_manager(request.query, request.headers.get("User-Agent")),
+                        track_subresource=ri.subresource if ri.subresource == "scale" else "")
 
 
 def list_options(request: web.Request, info: ResourceInfo) -> ListOptions:
@@ -252,6 +256,11 @@ class ResourceHandlers:
         neg = parse_accept(request.headers.get("Accept"), allow_shapes=False)
         ctype = bodies.content_type(request)
         patching.check_patch_type(ctype, info.group, info.version, info.kind)
+        if ctype == bodies.APPLY_PATCH:
+            from kybernetes.apiserver.apply import handle_apply
+
+            return await handle_apply(self, request, ri, info, subresource)
+        patching.check_patch_options(request.query)
         patch = bodies.decode_json(await bodies.read_raw(request))
 
         def apply(old: dict[str, Any]) -> dict[str, Any]:

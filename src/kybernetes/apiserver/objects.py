@@ -47,6 +47,21 @@ _SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGrace
 class WriteContext:
     user: Any = None
     dry_run: bool = False
+    # The field manager of a client's write (managedFields are kept for it); "" for the server's
+    # own writes, which leave managedFields alone. ``applied``: server-side apply already set them.
+    field_manager: str = ""
+    applied: bool = False
+    # The subresource a write came through when it changes the parent (scale), for managedFields.
+    track_subresource: str = ""
+
+
+def _track(info: ResourceInfo, old: dict[str, Any] | None, new: dict[str, Any], ctx: WriteContext,
+           subresource: str) -> None:
+    if ctx.field_manager and not ctx.applied and subresource != "binding":
+        from kybernetes.api.managed_fields import track_update
+        from kybernetes.apiserver.apply_schema import track_options
+
+        track_update(old, new, ctx.field_manager, track_options(info, subresource or ctx.track_subresource))
 
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
@@ -130,6 +145,7 @@ class ObjectStore:
         obj = set_type_meta(info, obj)
         defaults.apply_defaults(info, obj)
         strategies.complete_create(info, obj)
+        _track(info, None, obj, ctx, "")
         name = obj["metadata"].get("name") or ""
         attrs = Attributes(CREATE, info, namespace, name, obj, user=ctx.user, dry_run=ctx.dry_run)
         pinned = _pinned_metadata(obj)
@@ -258,6 +274,7 @@ class ObjectStore:
         m.setdefault("name", name)
         if not subresource:
             defaults.apply_defaults(info, new)
+        _track(info, old, new, ctx, subresource)
         attrs = Attributes(UPDATE, info, namespace, name, new, old, subresource=subresource,
                            user=ctx.user, dry_run=ctx.dry_run)
         pinned = _pinned_metadata(new)

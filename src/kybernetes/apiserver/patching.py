@@ -4,15 +4,15 @@
     application/merge-patch+json               all                       merge_patch (here)
     application/json-patch+json                all                       json_patch (here)
     application/strategic-merge-patch+json     built-in (with a schema)  api.strategic_merge
-    application/apply-patch+yaml               none yet: 415             -
+    application/apply-patch+yaml               all                       apiserver.apply
 
 kubectl label/annotate/scale send merge patches, rollout undo a JSON patch, and apply (on an
 existing object), edit, set image, cordon and rollout restart strategic merge patches. A strategic
 merge patch needs the kind's schema for its merge keys and strategies; kinds without one (custom
 resources) get 415 for it, as from kube-apiserver, and kubectl falls back to a merge patch where
-it can. Server-side apply is not implemented: its 415 makes kubectl say "Server-side apply not
-available on the server". ``check_patch_type`` and ``apply_patch`` are the entry points for
-the PATCH handlers (resources and their scale subresource).
+it can. Server-side apply (apply.py) is accepted for every kind. ``check_patch_type`` and
+``apply_patch`` are the entry points for the PATCH handlers (resources and their scale
+subresource).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from kybernetes.api import errors
 from kybernetes.api.strategic_merge import PatchSchema, apply_strategic_merge_patch
-from kybernetes.apiserver.body import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
+from kybernetes.apiserver.body import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from kybernetes.apiserver.openapi_schemas import SchemasUnavailableError, default_library
 
 _MISSING = object()
@@ -171,8 +171,19 @@ def strategic_schema(group: str, version: str, kind: str) -> PatchSchema | None:
 def accepted_patch_types(group: str, version: str, kind: str) -> tuple[str, ...]:
     """The patch Content-Types a kind accepts (in the order kube-apiserver lists them)."""
     if strategic_schema(group, version, kind) is not None:
-        return (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
-    return (JSON_PATCH, MERGE_PATCH)
+        return (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
+    return (JSON_PATCH, MERGE_PATCH, APPLY_PATCH)
+
+
+def check_patch_options(query) -> None:
+    """``force`` belongs to server-side apply only: 422 on any other patch, as PatchOptions says."""
+    if "force" in query:
+        raise errors.ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
+                              "may not be specified for non-apply patch", group="meta.k8s.io",
+                              kind="PatchOptions",
+                              causes=[errors.Cause("FieldValueForbidden",
+                                                   "Forbidden: may not be specified for non-apply patch",
+                                                   "force")])
 
 
 def check_patch_type(content_type: str, group: str, version: str, kind: str) -> None:
