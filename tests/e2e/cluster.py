@@ -71,8 +71,9 @@ class KubectlError(AssertionError):
 
 
 class KybCluster:
-    def __init__(self, root: Path, port: int):
+    def __init__(self, root: Path, port: int, extra_args: tuple[str, ...] = ()):
         self.root = root
+        self.extra_args = tuple(extra_args)
         self.data_dir = root / "data"
         self.port = port
         self.url = f"https://127.0.0.1:{port}"
@@ -88,8 +89,9 @@ class KybCluster:
         self.process: subprocess.Popen | None = None
 
     @classmethod
-    def start_new(cls) -> KybCluster:
-        cluster = cls(Path(tempfile.mkdtemp(prefix="kyb-e2e-")), free_port())
+    def start_new(cls, *extra_args: str) -> KybCluster:
+        """A new `kyb up` on a free port; ``extra_args`` are more `kyb up` flags."""
+        cluster = cls(Path(tempfile.mkdtemp(prefix="kyb-e2e-")), free_port(), extra_args)
         try:
             cluster.start()
         except BaseException:
@@ -101,7 +103,7 @@ class KybCluster:
 
     def start(self) -> None:
         argv = [self.kyb_path, "up", "--data-dir", str(self.data_dir), "--port", str(self.port),
-                "--bind-address", "127.0.0.1"]
+                "--bind-address", "127.0.0.1", *self.extra_args]
         with open(self.log_file, "ab") as log:
             log.write(f"\n=== {' '.join(argv)}\n".encode())
             log.flush()

@@ -98,8 +98,9 @@ class Sync:
         fresh = await self.client.patch(DEPLOYMENTS, self.d["metadata"]["name"],
                                         {"metadata": {"annotations": {du.REVISION: ann.get(du.REVISION)}}},
                                         self.d["metadata"]["namespace"])
-        self.d["metadata"]["resourceVersion"] = fresh["metadata"]["resourceVersion"]
-        self.d["metadata"]["generation"] = fresh["metadata"].get("generation", self.d["metadata"].get("generation"))
+        # Take the whole fresh metadata: the status write carries annotations, and a stale copy
+        # would undo a user's concurrent `kubectl annotate`.
+        self.d["metadata"] = fresh["metadata"]
         await self.write_status(status)
 
     async def _create_new_rs(self, old: list[Obj], new_revision: str) -> Obj | None:
