@@ -1,0 +1,87 @@
+"""What the kubelet remembers about each pod attachment, on disk, so that DEL can be done right.
+
+CNI DEL wants the ADD's result as ``prevResult`` and the same configuration and arguments as the
+ADD, possibly long after it and after a kubelet restart; libcni keeps them in a cache directory
+for this reason, and so do we: one JSON file per attachment (network, container id, interface)
+under ``<data dir>/cni/results``.
+
+An entry is written *before* the ADD runs (with no result yet) and completed after it, so a
+crash half-way through an ADD still leaves a record that ``cleanup_leftovers`` can DEL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kybernetes.util.files import PRIVATE, write_atomic
+
+CACHE_KIND = "kybCniCacheV1"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    network_name: str
+    container_id: str
+    ifname: str
+    netns: str
+    config: dict[str, Any]  # the configuration list the ADD ran with
+    cni_args: list[list[str]] = field(default_factory=list)
+    capability_args: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None  # None: the ADD did not finish
+
+    @property
+    def key(self) -> str:
+        return f"{self.network_name}-{self.container_id}-{self.ifname}"
+
+
+class AttachmentCache:
+    def __init__(self, directory: str | os.PathLike[str]):
+        self.directory = Path(directory)
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key
+
+    def save(self, attachment: Attachment) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = {"kind": CACHE_KIND, **asdict(attachment)}
+        write_atomic(self._path(attachment.key), json.dumps(data, indent=1).encode(), PRIVATE)
+
+    def get(self, network_name: str, container_id: str, ifname: str) -> Attachment | None:
+        return self._read(self._path(f"{network_name}-{container_id}-{ifname}"))
+
+    def remove(self, attachment: Attachment) -> None:
+        try:
+            os.unlink(self._path(attachment.key))
+        except FileNotFoundError:
+            pass
+
+    def all(self) -> list[Attachment]:
+        try:
+            names = sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return []
+        entries = (self._read(self.directory / name) for name in names if not name.startswith("."))
+        return [entry for entry in entries if entry is not None]
+
+    @staticmethod
+    def _read(path: Path) -> Attachment | None:
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return None  # a torn or foreign file: nothing we can DEL with
+        if not isinstance(data, dict) or data.get("kind") != CACHE_KIND:
+            return None
+        try:
+            return Attachment(
+                network_name=str(data["network_name"]), container_id=str(data["container_id"]),
+                ifname=str(data["ifname"]), netns=str(data.get("netns") or ""),
+                config=dict(data["config"]), cni_args=[list(kv) for kv in data.get("cni_args") or []],
+                capability_args=dict(data.get("capability_args") or {}), result=data.get("result"))
+        except (KeyError, TypeError, ValueError):
+            return None

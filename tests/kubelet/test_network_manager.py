@@ -1,0 +1,221 @@
+"""PodNetwork's bookkeeping against fake plugins; the host sysctls on a fake /proc/sys; the
+iptables dump parser. The real plugins are in test_network_plugins.py."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from types import SimpleNamespace
+
+import pytest
+
+from kybernetes.kubelet.network import CniConfigError, CniError, NoNetwork, PodNetwork, PodNetworkPlugin
+from kybernetes.kubelet.network.iptables import (
+    NatTable,
+    attachment_comment,
+    hostport_chain,
+    masquerade_chain,
+)
+from kybernetes.kubelet.network.sysctl import HostSysctls
+from kybernetes.kubelet.runtime.protocol import PortMapping
+from tests.kubelet.test_network_cni import read_log, write_plugin
+
+BRIDGE_RESULT = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/ns"}],
+                 "ips": [{"interface": 0, "address": "10.250.0.9/24", "gateway": "10.250.0.1"}]}
+
+
+@pytest.fixture
+def fake(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "log"
+    write_plugin(bin_dir, "loopback", log, answer={"cniVersion": "1.0.0"})
+    write_plugin(bin_dir, "bridge", log, answer=BRIDGE_RESULT)
+    write_plugin(bin_dir, "portmap", log, answer=BRIDGE_RESULT)
+    proc = tmp_path / "proc"
+    (proc / "net/ipv4").mkdir(parents=True)
+    (proc / "net/ipv4/ip_forward").write_text("0\n")
+    netns = tmp_path / "netns"
+    netns.write_text("")
+    network = PodNetwork(tmp_path / "data", str(bin_dir), network_name=f"kybf{secrets.token_hex(3)}",
+                         proc_sys=str(proc))
+    return SimpleNamespace(net=network, log=log, bin=bin_dir, proc=proc, netns=str(netns), data=tmp_path / "data")
+
+
+def test_protocol_implementations():
+    assert isinstance(NoNetwork(), PodNetworkPlugin)
+    assert isinstance(PodNetwork("/nonexistent"), PodNetworkPlugin)
+
+
+async def test_no_network():
+    assert await NoNetwork().setup("/ns", "id", "ns", "p", "uid") == []
+    assert await NoNetwork().teardown("/ns", "id") is None
+
+
+async def test_configure_is_what_the_runtime_calls(fake):
+    await fake.net.configure("10.250.7.0/24")
+    assert fake.net.pod_cidr == "10.250.7.0/24"
+    await NoNetwork().configure("10.0.0.0/24")
+
+
+async def test_setup_before_configure_is_a_typed_error(fake):
+    assert not fake.net.ready()
+    with pytest.raises(CniConfigError, match="not configured"):
+        await fake.net.setup(fake.netns, "sb1", "ns", "p", "uid")
+
+
+async def test_configure_writes_the_list_once(fake):
+    assert fake.net.write_config("10.250.0.0/24")
+    assert not fake.net.write_config("10.250.0.0/24")
+    assert fake.net.ready() and fake.net.pod_cidr == "10.250.0.0/24"
+    on_disk = json.loads(fake.net.conflist_path.read_text())
+    assert [p["type"] for p in on_disk["plugins"]] == ["bridge", "portmap"]
+    assert on_disk["plugins"][0]["ipam"]["dataDir"].startswith(str(fake.data))
+    # a restarted kubelet reads it back
+    again = PodNetwork(fake.data, str(fake.bin), network_name=fake.net.network_name)
+    assert again.pod_cidr == "10.250.0.0/24"
+    assert fake.net.write_config("10.250.1.0/24") and fake.net.pod_cidr == "10.250.1.0/24"
+    with pytest.raises(CniConfigError):
+        fake.net.write_config("not-a-cidr")
+
+
+async def test_setup_and_teardown(fake):
+    fake.net.write_config("10.250.0.0/24")
+    ips = await fake.net.setup(fake.netns, "sb1", "default", "web", "u-1",
+                               [PortMapping(container_port=80, host_port=8080), PortMapping(container_port=81)])
+    assert ips == ["10.250.0.9"]
+    entries = read_log(fake.log)
+    assert [(e["plugin"], e["command"], e["ifname"]) for e in entries] == [
+        ("loopback", "ADD", "lo"), ("bridge", "ADD", "eth0"), ("portmap", "ADD", "eth0")]
+    assert "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;K8S_POD_INFRA_CONTAINER_ID=sb1;K8S_POD_UID=u-1" \
+        in entries[1]["args"]
+    assert entries[2]["stdin"]["runtimeConfig"] == {
+        "portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}
+    assert fake.net.attached_sandboxes() == ["sb1"]
+    # host sysctls were set, and the old value recorded
+    assert (fake.proc / "net/ipv4/ip_forward").read_text().strip() == "1"
+    assert fake.net.sysctls.recorded() == {"net.ipv4.ip_forward": "0"}
+
+    # setting up again is a no-op giving the same answer
+    fake.log.unlink()
+    assert await fake.net.setup(fake.netns, "sb1", "default", "web", "u-1") == ["10.250.0.9"]
+    assert read_log(fake.log) == []
+
+    await fake.net.teardown("/gone", "sb1")
+    entries = read_log(fake.log)
+    assert [(e["plugin"], e["command"]) for e in entries] == [("portmap", "DEL"), ("bridge", "DEL")]
+    assert all(e["stdin"]["prevResult"] == BRIDGE_RESULT and e["netns"] == "/gone" for e in entries)
+    assert entries[0]["stdin"]["runtimeConfig"]["portMappings"][0]["hostPort"] == 8080  # as at ADD
+    assert fake.net.attached_sandboxes() == []
+
+    # teardown again (no record left): a plain DEL with the arguments given, still fine
+    fake.log.unlink()
+    await fake.net.teardown("", "sb1", "default", "web", "u-1", [PortMapping(container_port=80, host_port=8080)])
+    entries = read_log(fake.log)
+    assert [(e["plugin"], e["command"]) for e in entries] == [("portmap", "DEL"), ("bridge", "DEL")]
+    assert "prevResult" not in entries[0]["stdin"] and "K8S_POD_NAME=web" in entries[0]["args"]
+    assert entries[0]["stdin"]["runtimeConfig"]["portMappings"][0]["hostPort"] == 8080
+
+
+async def test_setup_needs_an_existing_netns(fake):
+    fake.net.write_config("10.250.0.0/24")
+    with pytest.raises(CniConfigError, match="does not exist"):
+        await fake.net.setup("/nonexistent/netns", "sb1", "ns", "p", "u")
+    with pytest.raises(CniConfigError, match="container id"):
+        await fake.net.setup(fake.netns, "bad id", "ns", "p", "u")
+
+
+async def test_failed_add_is_rolled_back(fake):
+    fake.net.write_config("10.250.0.0/24")
+    write_plugin(fake.bin, "portmap", fake.log, exit_code=1, answer={"code": 100, "msg": "port taken"},
+                 only_command="ADD")
+    with pytest.raises(CniError, match="port taken"):
+        await fake.net.setup(fake.netns, "sb1", "ns", "p", "u")
+    commands = [(e["plugin"], e["command"]) for e in read_log(fake.log)]
+    assert commands[-2:] == [("portmap", "DEL"), ("bridge", "DEL")]
+    assert fake.net.attached_sandboxes() == []
+
+
+async def test_failed_add_whose_rollback_fails_keeps_a_record(fake):
+    fake.net.write_config("10.250.0.0/24")
+    write_plugin(fake.bin, "portmap", fake.log, exit_code=1, answer={"code": 100, "msg": "iptables broken"})
+    with pytest.raises(CniError, match="iptables broken"):
+        await fake.net.setup(fake.netns, "sb1", "ns", "p", "u")
+    assert fake.net.attached_sandboxes() == ["sb1"]  # so cleanup_leftovers can retry the DEL
+
+
+async def test_failed_del_keeps_the_record_for_a_retry(fake):
+    fake.net.write_config("10.250.0.0/24")
+    await fake.net.setup(fake.netns, "sb1", "ns", "p", "u")
+    write_plugin(fake.bin, "bridge", fake.log, exit_code=1, answer={"code": 11, "msg": "busy"})
+    with pytest.raises(CniError, match="busy"):
+        await fake.net.teardown(fake.netns, "sb1")
+    assert fake.net.attached_sandboxes() == ["sb1"]
+
+
+async def test_cleanup_leftovers_deletes_only_dead_sandboxes(fake):
+    fake.net.write_config("10.250.0.0/24")
+    for sandbox in ("live1", "dead1", "dead2"):
+        await fake.net.setup(fake.netns, sandbox, "ns", sandbox, "u")
+    fake.log.unlink()
+    # a fresh PodNetwork (a restarted kubelet) finds the records on disk
+    restarted = PodNetwork(fake.data, str(fake.bin), network_name=fake.net.network_name,
+                           proc_sys=str(fake.proc))
+    assert sorted(await restarted.cleanup_leftovers(["live1"])) == ["dead1", "dead2"]
+    assert sorted({e["id"] for e in read_log(fake.log)}) == ["dead1", "dead2"]
+    assert restarted.attached_sandboxes() == ["live1"]
+
+
+# -- sysctls ------------------------------------------------------------------------------------
+
+def test_sysctls_set_record_and_restore(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "net/ipv4").mkdir(parents=True)
+    (proc / "net/bridge").mkdir(parents=True)
+    (proc / "net/ipv4/ip_forward").write_text("0\n")
+    (proc / "net/bridge/bridge-nf-call-iptables").write_text("1\n")
+    sysctls = HostSysctls(tmp_path / "record.json", proc_sys=str(proc))
+    assert sysctls.ensure() == {"net.ipv4.ip_forward": "0"}
+    assert (proc / "net/ipv4/ip_forward").read_text().strip() == "1"
+    assert sysctls.ensure() == {}  # idempotent
+    # someone turns it off again; we turn it on, but remember the first value we found
+    (proc / "net/ipv4/ip_forward").write_text("0\n")
+    assert HostSysctls(tmp_path / "record.json", proc_sys=str(proc)).ensure() == {"net.ipv4.ip_forward": "0"}
+    assert sysctls.recorded() == {"net.ipv4.ip_forward": "0"}
+    assert sysctls.restore() == {"net.ipv4.ip_forward": "0"}
+    assert (proc / "net/ipv4/ip_forward").read_text().strip() == "0"
+    # bridge-nf-call-iptables was already on: never recorded, never turned off
+    assert (proc / "net/bridge/bridge-nf-call-iptables").read_text().strip() == "1"
+    assert sysctls.recorded() == {} and sysctls.restore() == {}
+
+
+def test_sysctls_missing_key_is_not_fatal(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "net/ipv4").mkdir(parents=True)
+    (proc / "net/ipv4/ip_forward").write_text("1\n")
+    assert HostSysctls(tmp_path / "r.json", proc_sys=str(proc)).ensure() == {}
+
+
+# -- iptables names and dumps -------------------------------------------------------------------
+
+def test_chain_names_match_the_plugins():
+    # as the bridge and portmap plugins name them (sha512 of network name + container id)
+    assert masquerade_chain("kybexp", "abc123") == "CNI-797d8ff5c0dfe7e19680196e"
+    assert hostport_chain("kybexp", "abc123") == "CNI-DN-797d8ff5c0dfe7e196801"
+    assert attachment_comment("kyb", "x1") == 'name: "kyb" id: "x1"'
+
+
+def test_nat_table_parse():
+    dump = "\n".join([
+        "-P PREROUTING ACCEPT",
+        "-N CNI-HOSTPORT-DNAT",
+        "-N CNI-abc",
+        "-A POSTROUTING -s 10.1.0.2/32 -m comment --comment \"name: \\\"kyb\\\" id: \\\"c1\\\"\" -j CNI-abc",
+        "-A CNI-abc ! -d 224.0.0.0/4 -j MASQUERADE",
+    ])
+    table = NatTable.parse(dump)
+    assert table.chains == ("CNI-HOSTPORT-DNAT", "CNI-abc")
+    first = table.rules[0]
+    assert first.chain == "POSTROUTING" and first.target == "CNI-abc"
+    assert first.comment == 'name: "kyb" id: "c1"'
+    assert table.references("CNI-abc") == [first]
