@@ -81,13 +81,16 @@ class SqliteStore:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            self._hub = WatchHub(self._read_after, self._poll_interval, 0)
+            self._hub = WatchHub(self._read_after, self._poll_interval, 0, changed=self._data_changed)
             # The writer creates the schema, so it must exist before readers look at the file.
             self._writer = await asyncio.to_thread(
                 LogWriter, self.path, self._synchronous, loop, self._hub.on_commit
             )
             self._writer.start()
             self._readers = ThreadPoolExecutor(self._reader_count, thread_name_prefix="kyb-sqlite-read")
+            # Used on the event loop thread only, for PRAGMA data_version (a shared-memory read).
+            self._version_conn = log.connect(self.path, self._synchronous)
+            self._data_version = -1
             self._hub.last_seen = await self._read(log.current_revision)
         except sqlite3.Error as error:
             await self.close()
@@ -110,8 +113,25 @@ class SqliteStore:
             self._readers.shutdown(wait=True)
         for conn in self._reader_conns:
             conn.close()
+        if getattr(self, "_version_conn", None) is not None:
+            self._version_conn.close()
+            self._version_conn = None
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    def _data_changed(self) -> bool:
+        """True when some connection (ours or another process's) committed since the last call."""
+        conn = getattr(self, "_version_conn", None)
+        if conn is None:
+            return True
+        try:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return True
+        if version != self._data_version:
+            self._data_version = version
+            return True
+        return False
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -105,9 +105,13 @@ class LogWatch:
 
 
 class WatchHub:
-    def __init__(self, read_after: ReadAfter, poll_interval: float, start_revision: int):
+    def __init__(self, read_after: ReadAfter, poll_interval: float, start_revision: int,
+                 changed: Callable[[], bool] | None = None):
         self._read_after = read_after
         self._poll_interval = poll_interval
+        # A cheap "did anyone commit since the last look?" (PRAGMA data_version), so an idle
+        # store costs a timer tick per poll, not a reader-thread query.
+        self._changed = changed
         self.last_seen = start_revision
         self._by_prefix: dict[str, set[LogWatch]] = {}
         self._catch_up_now = asyncio.Event()
@@ -168,7 +172,8 @@ class WatchHub:
             try:
                 await asyncio.wait_for(self._catch_up_now.wait(), self._poll_interval)
             except TimeoutError:
-                pass
+                if self._changed is not None and not self._changed():
+                    continue
             self._catch_up_now.clear()
             try:
                 await self._catch_up()
