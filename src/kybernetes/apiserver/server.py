@@ -41,6 +41,7 @@ from kybernetes.apiserver.discovery import setup_discovery
 from kybernetes.apiserver.handlers import ResourceHandlers, request_info_of
 from kybernetes.apiserver.health import health_checks, setup_health
 from kybernetes.apiserver.metrics import observe_request, setup_metrics
+from kybernetes.apiserver.metrics_api import setup_metrics_api
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.openapi import setup_openapi
 from kybernetes.apiserver.responses import status_errors_middleware
@@ -48,6 +49,7 @@ from kybernetes.apiserver.sa_authenticator import ServiceAccountTokenAuthenticat
 from kybernetes.apiserver.sa_issuer import load_authority
 from kybernetes.apiserver.sa_token_review import AUTHENTICATOR_KEY, TOKEN_REVIEW_PATH, handle_token_review
 from kybernetes.apiserver.serviceaccount_tokens import TOKEN_AUTHORITY_KEY
+from kybernetes.apiserver.streaming import CONNECTOR_KEY, KubeletConnector, build_connector
 from kybernetes.apiserver.warnings import setup_warnings
 from kybernetes.apiserver.watch import WATCH_HUB_KEY, WatchHub
 from kybernetes.store import Store
@@ -81,6 +83,13 @@ class ApiServerConfig:
     # Empty a Terminating namespace inside the apiserver (deletion.py). Kubernetes leaves it to the
     # namespace controller; turn this off when a controller-manager runs it (kyb up / kyb server).
     inline_namespace_cleanup: bool = True
+    # Reaching kubelets for logs/exec/attach/port-forward/top (streaming.py): the client certificate
+    # (default: issued at start by the cluster CA, CN kube-apiserver-kubelet-client) and the CA that
+    # kubelets' serving certificates must chain to (default: client_ca_file).
+    kubelet_client_certificate: Path | None = None
+    kubelet_client_key: Path | None = None
+    kubelet_certificate_authority: Path | None = None
+
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{Path(self.data_dir).resolve() / 'state.db'}"
@@ -169,7 +178,9 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
     app[WATCH_HUB_KEY] = hub
     app[TOKEN_AUTHORITY_KEY] = token_authority
     app[AUTHENTICATOR_KEY] = authenticator
+    app[CONNECTOR_KEY] = _kubelet_connector(config)
 
+    setup_metrics_api(app, objects, registry)  # registers metrics.k8s.io before discovery renders
     setup_discovery(app, registry)
     setup_health(app)
     setup_metrics(app)
@@ -194,10 +205,24 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
         health_checks(app).mark_shutting_down()
         await hub.stop()
         await objects.admission.stop()
+        await app[CONNECTOR_KEY].close()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return app
+
+
+def _kubelet_connector(config: ApiServerConfig) -> KubeletConnector:
+    ca = config.kubelet_certificate_authority or config.client_ca_file
+    ca_key = Path(config.client_ca_file).with_name("ca.key") if config.client_ca_file else None
+    if ca_key is None or not ca_key.exists():
+        ca_key = Path(config.data_dir) / "pki" / "ca.key"
+    try:
+        return build_connector(ca_file=Path(ca) if ca else None, cert_file=config.kubelet_client_certificate,
+                               key_file=config.kubelet_client_key, ca_key_file=ca_key)
+    except (OSError, ValueError) as e:
+        log.warning("cannot reach kubelets (logs, exec, port-forward will fail): %s", e)
+        return KubeletConnector(None, f"the apiserver cannot reach kubelets: {e}")
 
 
 def _install_uvloop() -> None:

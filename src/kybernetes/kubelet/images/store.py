@@ -1,0 +1,325 @@
+"""The node's content-addressed image store, on disk under the data dir.
+
+    ROOT/
+      blobs/sha256/<hex>         manifests, indexes and configs, by digest
+      layers/<hex>/fs/           one unpacked layer, by diffID (sha256 of its uncompressed tar),
+      layers/<hex>/layer.json      ready to be an overlayfs lowerdir; layer.json marks it complete
+      images/<hex>.json          one image record, by image id (= its config digest, as containerd
+                                   and Docker count): repo tags, repo digests, layers, size, last use
+      containers/<id>/           per-container overlay dirs (rootfs.py) and container.json
+      ingest/                    downloads and unpacks in progress (renamed into place when whole)
+      lock                       flock held while records change (the kubelet and ``kyb images``
+                                   may work on one store at once)
+
+Layers are unpacked once and shared by every image and container that lists them. A layer or a
+blob is kept while something refers to it: a layer while an image record or a container record
+lists it, a blob while an image record names it (config, manifest, repo digest). ``prune`` removes
+the rest, so the reference counts are always counted from the records, never kept beside them
+(nothing to drift after a crash). Compressed layer blobs are not kept once unpacked and verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from kybernetes.kubelet.images.errors import (
+    DigestMismatchError,
+    ImageNotFoundError,
+    ImageStoreError,
+    LayerUnpackError,
+)
+from kybernetes.kubelet.images.manifest import ImageConfig, parse_json
+from kybernetes.kubelet.images.reference import InvalidImageNameError, parse_image_reference
+from kybernetes.kubelet.images.unpack import UnpackResult, unpack_layer
+from kybernetes.kubelet.runtime.protocol import Image
+from kybernetes.util.files import write_atomic
+
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def digest_hex(digest: str) -> str:
+    algo, _, hex_ = digest.partition(":")
+    if algo != "sha256" or not _HEX.match(hex_):
+        raise DigestMismatchError(f"unsupported digest {digest!r} (only sha256 is)")
+    return hex_
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class ImageRecord:
+    id: str  # sha256:<config digest>
+    layers: list[str]  # diffIDs, bottom first
+    repo_tags: list[str] = field(default_factory=list)  # docker.io/library/busybox:latest
+    repo_digests: list[str] = field(default_factory=list)  # docker.io/library/busybox@sha256:...
+    manifest_digest: str = ""
+    size: int = 0  # bytes on disk: unpacked layers and config
+    created_at: float = 0.0
+    last_used: float = 0.0
+
+    def to_image(self) -> Image:
+        return Image(id=self.id, repo_tags=tuple(self.repo_tags), repo_digests=tuple(self.repo_digests),
+                     size=self.size)
+
+
+class ImageStore:
+    def __init__(self, root: str | os.PathLike, now: Callable[[], float] = time.time) -> None:
+        self.root = Path(root).absolute()
+        self.now = now
+        for sub in ("blobs/sha256", "layers", "images", "containers", "ingest"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+
+    # -- locking ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (re-entrant within a process, exclusive across processes)."""
+        with self._thread_lock:
+            if self._depth == 0:
+                self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    os.close(self._lock_fd)  # closing drops the flock
+
+    # -- blobs --------------------------------------------------------------------------------------
+
+    def blob_path(self, digest: str) -> Path:
+        return self.root / "blobs" / "sha256" / digest_hex(digest)
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).exists()
+
+    def write_blob(self, data: bytes, expected: str = "") -> str:
+        digest = sha256_digest(data)
+        if expected and digest != expected:
+            raise DigestMismatchError(f"content has digest {digest}, expected {expected}")
+        path = self.blob_path(digest)
+        if not path.exists():
+            write_atomic(path, data, 0o644)
+        return digest
+
+    def read_blob(self, digest: str) -> bytes:
+        try:
+            return self.blob_path(digest).read_bytes()
+        except FileNotFoundError:
+            raise ImageStoreError(f"blob {digest} is not in the store") from None
+
+    def ingest_dir(self) -> str:
+        """A fresh temp dir on the store's filesystem (rename into place is atomic); caller removes it."""
+        return tempfile.mkdtemp(dir=self.root / "ingest")
+
+    # -- layers -------------------------------------------------------------------------------------
+
+    def layer_path(self, diff_id: str) -> Path:
+        return self.root / "layers" / digest_hex(diff_id)
+
+    def layer_fs(self, diff_id: str) -> Path:
+        return self.layer_path(diff_id) / "fs"
+
+    def has_layer(self, diff_id: str) -> bool:
+        return (self.layer_path(diff_id) / "layer.json").exists()
+
+    def layer_size(self, diff_id: str) -> int:
+        try:
+            return int(json.loads((self.layer_path(diff_id) / "layer.json").read_bytes()).get("size", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def unpack_layer(self, stream: BinaryIO, diff_id: str, digest: str = "") -> UnpackResult:
+        """Unpack one layer (verifying its blob digest if given, and its diffID) unless already there."""
+        final = self.layer_path(diff_id)
+        tmp = self.ingest_dir()
+        try:
+            os.mkdir(os.path.join(tmp, "fs"), 0o755)
+            result = unpack_layer(stream, os.path.join(tmp, "fs"))
+            if digest and result.digest != digest:
+                raise DigestMismatchError(f"layer blob has digest {result.digest}, expected {digest}")
+            if result.diff_id != diff_id:
+                raise LayerUnpackError(f"layer has diffID {result.diff_id}, the image config says {diff_id}")
+            with open(os.path.join(tmp, "layer.json"), "w") as f:
+                json.dump({"diff_id": diff_id, "digest": result.digest, "size": result.size}, f)
+            with self.locked():
+                if self.has_layer(diff_id):
+                    return result  # unpacked meanwhile by another pull: keep that one
+                if final.exists():
+                    shutil.rmtree(final)  # a half-written leftover without layer.json
+                os.rename(tmp, final)
+            return result
+        finally:
+            if os.path.exists(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- images -------------------------------------------------------------------------------------
+
+    def _record_path(self, image_id: str) -> Path:
+        return self.root / "images" / f"{digest_hex(image_id)}.json"
+
+    def _save(self, record: ImageRecord) -> None:
+        write_atomic(self._record_path(record.id), json.dumps(asdict(record), indent=1).encode(), 0o644)
+
+    def images(self) -> list[ImageRecord]:
+        out = []
+        for path in sorted((self.root / "images").glob("*.json")):
+            try:
+                out.append(ImageRecord(**json.loads(path.read_bytes())))
+            except (OSError, ValueError, TypeError):
+                continue  # removed meanwhile, or not ours
+        return out
+
+    def get(self, image_id: str) -> ImageRecord | None:
+        try:
+            digest_hex(image_id)
+        except DigestMismatchError:
+            return None
+        try:
+            return ImageRecord(**json.loads(self._record_path(image_id).read_bytes()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def find(self, name: str) -> ImageRecord | None:
+        """By image id (``sha256:<hex>``, the hex, or a prefix of 12+), repo tag or repo digest."""
+        name = name.strip()
+        bare = name.removeprefix("sha256:")
+        if re.fullmatch(r"[0-9a-f]{12,64}", bare):
+            matches = [r for r in self.images() if r.id.removeprefix("sha256:").startswith(bare)]
+            if len(matches) == 1:
+                return matches[0]
+            if name.startswith("sha256:"):
+                return None
+        try:
+            ref = parse_image_reference(name)
+        except InvalidImageNameError:
+            return None
+        for record in self.images():
+            if ref.digest:
+                if ref.with_digest(ref.digest) in record.repo_digests:
+                    return record
+            elif str(ref) in record.repo_tags:
+                return record
+        return None
+
+    def commit_image(self, config: bytes, diff_ids: list[str], repo_tags: list[str] = (),
+                     repo_digests: list[str] = (), manifest_digest: str = "") -> ImageRecord:
+        """Record an image whose layers are unpacked; tags move here from any other image."""
+        image_id = self.write_blob(config)
+        with self.locked():
+            missing = [d for d in diff_ids if not self.has_layer(d)]
+            if missing:
+                raise ImageStoreError(f"image {image_id}: layers not in the store: {', '.join(missing)}")
+            now = self.now()
+            record = self.get(image_id) or ImageRecord(id=image_id, layers=list(diff_ids), created_at=now)
+            record.layers = list(diff_ids)
+            record.manifest_digest = manifest_digest or record.manifest_digest
+            record.size = len(config) + sum(self.layer_size(d) for d in diff_ids)
+            record.last_used = now
+            for other in self.images():
+                if other.id == image_id:
+                    continue
+                kept_tags = [t for t in other.repo_tags if t not in repo_tags]
+                kept_digests = [d for d in other.repo_digests if d not in repo_digests]
+                if (kept_tags, kept_digests) != (other.repo_tags, other.repo_digests):
+                    other.repo_tags, other.repo_digests = kept_tags, kept_digests
+                    self._save(other)
+            record.repo_tags = sorted(set(record.repo_tags) | set(repo_tags))
+            record.repo_digests = sorted(set(record.repo_digests) | set(repo_digests))
+            self._save(record)
+            return record
+
+    def touch(self, image_id: str) -> None:
+        with self.locked():
+            record = self.get(image_id)
+            if record is not None:
+                record.last_used = self.now()
+                self._save(record)
+
+    def remove(self, name: str) -> ImageRecord:
+        """Remove the image (all its tags) and whatever only it referred to."""
+        with self.locked():
+            record = self.find(name)
+            if record is None:
+                raise ImageNotFoundError(f"image {name!r} not found")
+            self._record_path(record.id).unlink(missing_ok=True)
+            self.prune()
+            return record
+
+    def image_config(self, image_id: str) -> ImageConfig:
+        record = self.get(image_id) or self.find(image_id)
+        if record is None:
+            raise ImageNotFoundError(f"image {image_id!r} not found")
+        return ImageConfig.from_config(parse_json(self.read_blob(record.id), f"config of {record.id}"))
+
+    # -- references and pruning ---------------------------------------------------------------------
+
+    def container_records(self) -> dict[str, dict]:
+        out = {}
+        for path in (self.root / "containers").glob("*/container.json"):
+            try:
+                out[path.parent.name] = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def layer_references(self) -> dict[str, int]:
+        """diffID -> how many image and container records list it."""
+        counts: dict[str, int] = {}
+        for record in self.images():
+            for d in set(record.layers):
+                counts[d] = counts.get(d, 0) + 1
+        for container in self.container_records().values():
+            for d in set(container.get("layers", [])):
+                counts[d] = counts.get(d, 0) + 1
+        return counts
+
+    def prune(self) -> int:
+        """Remove layers and blobs nothing refers to; the bytes freed (layer content)."""
+        freed = 0
+        with self.locked():
+            refs = self.layer_references()
+            for path in (self.root / "layers").iterdir():
+                if path.name == "empty" or refs.get(f"sha256:{path.name}", 0):
+                    continue
+                freed += self.layer_size(f"sha256:{path.name}") if _HEX.match(path.name) else 0
+                shutil.rmtree(path, ignore_errors=True)
+            wanted = set()
+            for record in self.images():
+                wanted.add(record.id)
+                if record.manifest_digest:
+                    wanted.add(record.manifest_digest)
+                wanted.update(d.rpartition("@")[2] for d in record.repo_digests)
+            for path in (self.root / "blobs" / "sha256").iterdir():
+                if f"sha256:{path.name}" not in wanted:
+                    path.unlink(missing_ok=True)
+        return freed
+
+    def disk_bytes(self) -> int:
+        """Bytes of file content in the store (layers as unpacked, blobs, container upper dirs)."""
+        total = 0
+        for dirpath, dirs, files in os.walk(self.root):
+            if Path(dirpath).parent.name == "containers":
+                dirs[:] = [d for d in dirs if d != "rootfs"]  # a mount of layers counted already
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+        return total
