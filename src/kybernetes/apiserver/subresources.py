@@ -9,8 +9,9 @@
   (eviction.py): POSTs answered by their own modules.
 - ``namespaces/{name}/finalize`` (PUT): spec.finalizers only, as the namespace controller uses it.
 
-Streaming subresources (log, exec, attach, portforward, proxy) belong to the kubelet proxy and
-answer 405 until it exists.
+- ``pods/{name}/log|exec|attach|portforward``: proxied to the pod's kubelet (streaming*.py).
+
+The proxy subresources answer 405 until they exist.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ async def handle_subresource(handlers, request: web.Request, ri: RequestInfo,
         from kybernetes.apiserver.eviction import create_eviction
 
         return await create_eviction(handlers, request, ri.namespace, ri.name)
+    if ri.subresource in ("log", "exec", "attach", "portforward") and info.group == "" and info.resource == "pods":
+        from kybernetes.apiserver.streaming_proxy import handle_pod_stream
+
+        return await handle_pod_stream(handlers, request, ri, info)
     raise errors.method_not_allowed(f"{info.resource}/{ri.subresource} is not served by this apiserver yet")
 
 

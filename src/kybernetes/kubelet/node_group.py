@@ -7,6 +7,11 @@
     one status manager (coalesced, rate-limited pods/status writes)
     one event writer; one timer heap (shared by the fake runtimes)
 
+The group's kubelet server (``enable_server``: logs, exec, attach, port-forward, stats) answers for
+every node in it; each node then reports the server's port in status.daemonEndpoints and, when
+an advertise address is given (simulated nodes: the server's address, as kwok's nodes all carry
+the kwok controller's IP), that address as its InternalIP.
+
 A thousand simulated nodes therefore cost two watches, not two thousand, and their pods share
 one queue whose workers are the concurrency limit. Each node still has its own lease and
 status loops (offset so their writes spread over the period) and its own runtime. A real node
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 
 from kybernetes.client import ApiClient, SharedInformerFactory, ShutDown, WorkQueue
@@ -24,6 +30,9 @@ from kybernetes.client.indexer import object_key
 from kybernetes.client.resource import NODES, PODS
 from kybernetes.kubelet.events import KubeletEvents
 from kybernetes.kubelet.kubelet import Kubelet
+from kybernetes.kubelet.node_status import KUBELET_PORT
+from kybernetes.kubelet.server import KubeletServer
+from kybernetes.kubelet.server import Node as ServedNode
 from kybernetes.kubelet.status_manager import StatusManager
 from kybernetes.kubelet.timers import Timers
 from kybernetes.util.clock import REAL_CLOCK, Clock
@@ -52,6 +61,8 @@ class NodeGroup:
         self.kubelets: dict[str, Kubelet] = {}
         self._node_of: dict[str, str] = {}  # pod key -> the node whose kubelet last synced it
         self.ready = asyncio.Event()  # informers synced, kubelets started
+        self.server: KubeletServer | None = None
+        self._advertise_address = ""
         self.pods.add_event_handler(self._on_pod, lambda _old, new: self._on_pod(new), self._on_pod)
 
     def add(self, kubelet: Kubelet) -> Kubelet:
@@ -59,6 +70,31 @@ class NodeGroup:
             raise ValueError(f"node {kubelet.name!r} is already in this group")
         self.kubelets[kubelet.name] = kubelet
         return kubelet
+
+    def enable_server(self, *, address: str = "0.0.0.0", port: int = KUBELET_PORT,
+                      ssl_context: ssl.SSLContext | None = None, advertise_address: str = "",
+                      log_root: str = "") -> KubeletServer:
+        """Serve the streaming endpoints for every node of the group (started by ``run``).
+        ``log_root``: where fake runtimes without one write their containers' logs."""
+        def nodes() -> list[ServedNode]:
+            return [ServedNode(k.name, k.runtime) for k in self.kubelets.values()]
+
+        self.server = KubeletServer(nodes, address=address, port=port, ssl_context=ssl_context)
+        self._advertise_address = advertise_address
+        if log_root:
+            for kubelet in self.kubelets.values():
+                if getattr(kubelet.runtime, "log_root", None) == "":
+                    kubelet.runtime.log_root = log_root  # type: ignore[attr-defined]
+        return self.server
+
+    async def _start_server(self) -> None:
+        assert self.server is not None
+        port = await self.server.start()
+        for kubelet in self.kubelets.values():
+            kubelet.config.kubelet_port = port
+            if self._advertise_address:
+                kubelet.config.internal_ip = self._advertise_address
+                kubelet.worker.host_ip = self._advertise_address
 
     def _on_pod(self, pod: Obj) -> None:
         key = object_key(pod)
@@ -71,8 +107,12 @@ class NodeGroup:
         """Run every kubelet until cancelled."""
         self.informers.start()
         try:
+            if self.server is not None:
+                await self._start_server()
             await self.informers.wait_for_cache_sync()
             async with asyncio.TaskGroup() as tg:
+                if self.server is not None:
+                    tg.create_task(self.server.run(), name="kubelet server")
                 tg.create_task(self.status.run(), name="pod status writers")
                 tg.create_task(self.events.run(), name="kubelet events")
                 for kubelet in self.kubelets.values():
@@ -81,6 +121,8 @@ class NodeGroup:
                     tg.create_task(self._worker(), name=f"pod worker {i}")
                 self.ready.set()
         finally:
+            if self.server is not None:
+                await self.server.stop()
             self.queue.shutdown()
             await self.timers.aclose()
             await self.informers.shutdown()

@@ -43,6 +43,7 @@ class NodeConfig:
     status_report_frequency: float = 300.0  # how often it is written when nothing changed
     lease_duration_seconds: int = 40
     lease_renew_interval: float = 10.0  # a quarter of the lease duration, as upstream
+    kubelet_port: int = KUBELET_PORT  # where the kubelet's server listens (status.daemonEndpoints)
 
 
 def default_labels(config: NodeConfig) -> dict[str, str]:
@@ -94,7 +95,7 @@ def node_status(config: NodeConfig, previous: Obj, now: str, *, ready: bool = Tr
                                  previous.get("conditions") or [], now),
         "addresses": [{"type": "InternalIP", "address": config.internal_ip},
                       {"type": "Hostname", "address": config.name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": config.kubelet_port}},
         "nodeInfo": {
             "machineID": config.machine_id, "systemUUID": config.system_uuid, "bootID": config.boot_id,
             "kernelVersion": config.kernel_version, "osImage": config.os_image,

@@ -15,7 +15,16 @@ own annotations, exactly as the real kubelet hands them to containerd):
 A container that exits on its own within the grace period reports exit code 0 ("Completed");
 one still running when the timeout runs out is killed: 137 ("Error"), as after SIGKILL.
 Sidecars (init containers with restartPolicy Always) run like regular containers without a
-run time. Pod IPs come from the pod CIDR set with ``update_runtime_config`` (the node's
+run time.
+
+Streaming (fake_streams.py, fake_shell.py): exec runs a tiny shell over the container's in-memory
+files; port-forward reaches a built-in HTTP/echo responder. With a ``log_root`` the runtime also
+interprets each container's command as its main process: its output lands in a CRI log file
+(``<log_root>/<ns>_<pod>_<uid>/<name>/<attempt>.log``, or the sandbox's log_directory joined with
+the container's log_path when the kubelet sets them) and reaches ``kubectl attach``; the
+container's lifetime still follows the annotations above. Stats: each running container uses
+``sim.kybernetes.io/cpu-usage`` (default 1m) and ``sim.kybernetes.io/memory-usage`` (default 4Mi),
+or the ``.<name>`` variants. Pod IPs come from the pod CIDR set with ``update_runtime_config`` (the node's
 spec.podCIDR) or, until then, from a fallback range, with a warning that says so.
 """
 
@@ -31,6 +40,9 @@ from dataclasses import dataclass, field
 
 from kybernetes.kubelet.images.reference import InvalidImageNameError, parse_image_reference
 from kybernetes.kubelet.runtime.fake_images import FakeImageService
+from kybernetes.kubelet.runtime.fake_shell import FileSystem
+from kybernetes.kubelet.runtime.fake_streaming import FakeStreamingMixin
+from kybernetes.kubelet.runtime.fake_streams import MainProcess
 from kybernetes.kubelet.runtime.pod_ips import PodIPAllocator
 from kybernetes.kubelet.runtime.protocol import (
     CONTAINER_NAME_LABEL,
@@ -102,6 +114,9 @@ class _Container:
     reason: str = ""
     exit_timer: TimerHandle | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    log_path: str = ""
+    fs: FileSystem = field(default_factory=FileSystem)
+    process: MainProcess | None = None
 
 
 def _seconds(annotations: dict[str, str], key: str, default: float | None) -> float | None:
@@ -128,12 +143,14 @@ def _code(annotations: dict[str, str], key: str) -> int:
     return value
 
 
-class FakeRuntime:
+class FakeRuntime(FakeStreamingMixin):
     """The RuntimeService of one simulated node; its ImageService is ``self.images``."""
 
     def __init__(self, *, clock: Clock | None = None, timers: Timers | None = None, stop_seconds: float = 1.0,
-                 fallback_pod_cidr: str = "172.16.0.0/24", node_name: str = ""):
+                 fallback_pod_cidr: str = "172.16.0.0/24", node_name: str = "", log_root: str = ""):
         self.clock = clock or REAL_CLOCK
+        self.log_root = log_root
+        self._stream_tasks: set[asyncio.Task[None]] = set()
         self.timers = timers or Timers(self.clock)
         self.stop_seconds = stop_seconds
         self.node_name = node_name
@@ -276,6 +293,7 @@ class FakeRuntime:
         self._run_plan(sandbox, config)  # refuse bad simulation annotations at create, as CRI would
         container = _Container(self._new_id(), pod_sandbox_id, config, image.repo_digests[0], name,
                                ContainerState.CONTAINER_CREATED, self._now_ns())
+        container.log_path = self._log_path(sandbox, config)
         self._containers[container.id] = container
         self._emit(container, ContainerEventType.CONTAINER_CREATED_EVENT)
         return container.id
@@ -301,6 +319,7 @@ class FakeRuntime:
         container.state = ContainerState.CONTAINER_RUNNING
         container.started_at = self._now_ns()
         self._emit(container, ContainerEventType.CONTAINER_STARTED_EVENT)
+        self._start_main_process(sandbox, container)
         if run is not None:
             reason = "Completed" if code == 0 else "Error"
             container.exit_timer = self.timers.call_later(run, lambda: self._exit(container, code, reason))
@@ -316,6 +335,8 @@ class FakeRuntime:
         container.exit_code = code
         container.reason = reason
         container.stopped.set()
+        if container.process is not None:
+            container.process.stop()
         self._emit(container, ContainerEventType.CONTAINER_STOPPED_EVENT)
 
     async def stop_container(self, container_id: str, timeout: int) -> None:
@@ -350,6 +371,8 @@ class FakeRuntime:
             container.state = ContainerState.CONTAINER_EXITED
             container.exit_code, container.reason = KILLED_EXIT_CODE, "Error"
             container.stopped.set()
+            if container.process is not None:
+                container.process.stop()
         self._emit(container, ContainerEventType.CONTAINER_DELETED_EVENT)
 
     async def list_containers(self, filter: ContainerFilter | None = None) -> list[Container]:
@@ -365,7 +388,7 @@ class FakeRuntime:
         c = self._container(container_id)
         return ContainerStatus(c.id, c.config.metadata, c.state, c.created_at, c.started_at, c.finished_at,
                                c.exit_code, ImageSpec(c.image_name), c.image_ref, c.reason, "",
-                               dict(c.config.labels), dict(c.config.annotations), c.config.log_path)
+                               dict(c.config.labels), dict(c.config.annotations), c.log_path)
 
     async def get_container_events(self) -> AsyncIterator[ContainerEvent]:
         queue: asyncio.Queue[ContainerEvent] = asyncio.Queue()

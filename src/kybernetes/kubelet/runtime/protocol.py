@@ -12,7 +12,10 @@ computation and the node agent do not know which one they talk to.
 
 The messages are dataclasses shaped like CRI's (api.proto of k8s.io/cri-api): field names in
 snake case, timestamps in nanoseconds since the epoch, states as the same enum names. Only what
-the kubelet uses is here; streaming (exec, attach, port-forward) and stats come with issue 5.
+the kubelet uses is here. Streaming (exec, attach, port-forward) is CRI's Exec/Attach/PortForward
+without its URL indirection: the call returns the live session itself (StreamSession, or a pair
+of asyncio streams for a port), and the kubelet's own server (kubelet/server/) speaks the wire
+protocols. Stats are CRI's ContainerStats: cumulative CPU time and the memory working set.
 
 The kubelet keeps its own bookkeeping in labels and annotations on sandboxes and containers, as
 upstream does (``io.kubernetes.pod.uid``, ``io.kubernetes.container.name``, ...), so that after a
@@ -21,6 +24,7 @@ restart it can rebuild everything from ``list_pod_sandbox`` and ``list_container
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -115,6 +119,43 @@ class PortMapping:
     host_ip: str = ""
 
 
+class NamespaceMode(enum.StrEnum):
+    """CRI's NamespaceMode: whose namespace a pod or container uses."""
+
+    POD = "POD"  # the pod sandbox's own (shared by its containers)
+    CONTAINER = "CONTAINER"  # the container's own
+    NODE = "NODE"  # the host's (hostNetwork, hostPID, hostIPC)
+
+
+@dataclass(frozen=True)
+class NamespaceOption:
+    network: NamespaceMode = NamespaceMode.POD
+    pid: NamespaceMode = NamespaceMode.CONTAINER
+    ipc: NamespaceMode = NamespaceMode.POD
+
+
+@dataclass(frozen=True)
+class LinuxSandboxSecurityContext:
+    namespace_options: NamespaceOption = NamespaceOption()
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
+class LinuxPodSandboxConfig:
+    cgroup_parent: str = ""  # the pod's cgroup, relative to each hierarchy's root
+    security_context: LinuxSandboxSecurityContext = LinuxSandboxSecurityContext()
+    sysctls: dict[str, str] = field(default_factory=dict)  # namespaced sysctls for every container
+
+
+@dataclass(frozen=True)
+class DNSConfig:
+    """What the runtime writes into the pod's /etc/resolv.conf."""
+
+    servers: tuple[str, ...] = ()
+    searches: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class PodSandboxConfig:
     metadata: PodSandboxMetadata
@@ -124,6 +165,15 @@ class PodSandboxConfig:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     host_network: bool = False  # CRI: linux.security_context.namespace_options.network == NODE
+    dns_config: DNSConfig | None = None
+    linux: LinuxPodSandboxConfig | None = None
+
+    @property
+    def namespace_options(self) -> NamespaceOption:
+        options = self.linux.security_context.namespace_options if self.linux else NamespaceOption()
+        if self.host_network and options.network != NamespaceMode.NODE:
+            options = NamespaceOption(NamespaceMode.NODE, options.pid, options.ipc)
+        return options
 
 
 @dataclass(frozen=True)
@@ -182,6 +232,73 @@ class ContainerMetadata:
     attempt: int = 0  # the restart count of this container in its pod
 
 
+class MountPropagation(enum.StrEnum):
+    PROPAGATION_PRIVATE = "PROPAGATION_PRIVATE"
+    PROPAGATION_HOST_TO_CONTAINER = "PROPAGATION_HOST_TO_CONTAINER"  # rslave
+    PROPAGATION_BIDIRECTIONAL = "PROPAGATION_BIDIRECTIONAL"  # rshared
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host path bind-mounted into a container (volumes, service-account tokens, ...)."""
+
+    container_path: str
+    host_path: str
+    readonly: bool = False
+    selinux_relabel: bool = False
+    propagation: MountPropagation = MountPropagation.PROPAGATION_PRIVATE
+
+
+@dataclass(frozen=True)
+class LinuxContainerResources:
+    """cgroup limits; 0 means "not set" as in CRI."""
+
+    cpu_period: int = 0  # CFS period in microseconds
+    cpu_quota: int = 0  # CFS quota in microseconds per period (from limits.cpu)
+    cpu_shares: int = 0  # relative weight (from requests.cpu; 1024 = one CPU)
+    memory_limit_in_bytes: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    oom_score_adj: int = 0
+
+
+@dataclass(frozen=True)
+class Capability:
+    add_capabilities: tuple[str, ...] = ()  # "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL" adds every one
+    drop_capabilities: tuple[str, ...] = ()  # "ALL" drops the defaults
+
+
+class SecurityProfileType(enum.StrEnum):
+    RuntimeDefault = "RuntimeDefault"
+    Unconfined = "Unconfined"
+
+
+@dataclass(frozen=True)
+class SecurityProfile:
+    profile_type: SecurityProfileType = SecurityProfileType.Unconfined
+
+
+@dataclass(frozen=True)
+class LinuxContainerSecurityContext:
+    capabilities: Capability | None = None
+    privileged: bool = False
+    run_as_user: int | None = None  # wins over the image's User
+    run_as_group: int | None = None
+    run_as_username: str = ""  # a user name, resolved through the image's /etc/passwd
+    supplemental_groups: tuple[int, ...] = ()
+    readonly_rootfs: bool = False
+    no_new_privs: bool = False
+    masked_paths: tuple[str, ...] | None = None  # None: the runtime's defaults; (): none
+    readonly_paths: tuple[str, ...] | None = None  # None: the runtime's defaults; (): none
+    seccomp: SecurityProfile | None = None  # None: Unconfined, as CRI
+
+
+@dataclass(frozen=True)
+class LinuxContainerConfig:
+    resources: LinuxContainerResources | None = None
+    security_context: LinuxContainerSecurityContext | None = None
+
+
 @dataclass(frozen=True)
 class ContainerConfig:
     metadata: ContainerMetadata
@@ -195,6 +312,20 @@ class ContainerConfig:
     log_path: str = ""
     stdin: bool = False
     tty: bool = False
+    mounts: tuple[Mount, ...] = ()
+    linux: LinuxContainerConfig | None = None
+
+
+@dataclass(frozen=True)
+class ExecSyncResponse:
+    """CRI's ExecSyncResponse; unpacks as ``stdout, stderr, exit_code`` too."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.stdout, self.stderr, self.exit_code))
 
 
 @dataclass(frozen=True)
@@ -265,6 +396,116 @@ class AuthConfig:
     server_address: str = ""
     identity_token: str = ""
     registry_token: str = ""
+
+
+# -- streaming and stats ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """CRI's ExecRequest: run ``cmd`` in a running container, with these streams wired up."""
+
+    container_id: str
+    cmd: tuple[str, ...]
+    tty: bool = False
+    stdin: bool = False
+    stdout: bool = True
+    stderr: bool = True
+
+
+@dataclass(frozen=True)
+class AttachRequest:
+    """CRI's AttachRequest: connect to the streams of a running container's main process."""
+
+    container_id: str
+    tty: bool = False
+    stdin: bool = False
+    stdout: bool = True
+    stderr: bool = True
+
+
+@runtime_checkable
+class StreamSession(Protocol):
+    """A live exec or attach. ``stdout``/``stderr`` end when the process closes them (with a tty
+    everything arrives on stdout and stderr is empty). ``wait`` returns the exit code of an exec,
+    or of the container for an attach (None: detached while it still runs). ``close`` ends the
+    session: an exec's process is killed, an attach merely detaches."""
+
+    stdout: AsyncIterator[bytes]
+    stderr: AsyncIterator[bytes]
+
+    async def write_stdin(self, data: bytes) -> None: ...
+
+    async def close_stdin(self) -> None: ...
+
+    async def resize(self, width: int, height: int) -> None: ...
+
+    async def wait(self) -> int | None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CpuUsage:
+    timestamp: int  # ns since the epoch
+    usage_core_nano_seconds: int  # cumulative CPU time
+
+
+@dataclass(frozen=True)
+class MemoryUsage:
+    timestamp: int
+    working_set_bytes: int
+
+
+@dataclass(frozen=True)
+class ContainerAttributes:
+    id: str
+    metadata: ContainerMetadata
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    attributes: ContainerAttributes
+    cpu: CpuUsage
+    memory: MemoryUsage
+
+
+@dataclass(frozen=True)
+class ContainerStatsFilter:
+    id: str = ""
+    pod_sandbox_id: str = ""
+    label_selector: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class StreamingRuntime(Protocol):
+    """The streaming calls of a RuntimeService (a runtime without them cannot exec/attach/forward)."""
+
+    async def exec(self, request: ExecRequest) -> StreamSession:
+        """Start ``request.cmd`` in the container; NotFoundError/RuntimeServiceError when it cannot."""
+
+    async def attach(self, request: AttachRequest) -> StreamSession: ...
+
+    async def port_forward(self, pod_sandbox_id: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to ``port`` inside the sandbox's network namespace."""
+
+
+@runtime_checkable
+class ExecSyncRuntime(Protocol):
+    """CRI's ExecSync, for exec probes: run ``cmd`` in the container to completion."""
+
+    async def exec_sync(self, container_id: str, cmd: tuple[str, ...] | list[str],
+                        timeout: float = 0) -> ExecSyncResponse:
+        """The output and exit code; ``timeout`` seconds (0: none), then the process is killed and
+        RuntimeServiceError raised."""
+
+
+@runtime_checkable
+class StatsRuntime(Protocol):
+    async def container_stats(self, container_id: str) -> ContainerStats: ...
+
+    async def list_container_stats(self, filter: ContainerStatsFilter | None = None) -> list[ContainerStats]: ...
 
 
 # -- the services -------------------------------------------------------------------------------

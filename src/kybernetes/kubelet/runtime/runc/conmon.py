@@ -1,0 +1,237 @@
+"""conmon and runc, as processes: launch a container's monitor, talk to runc, learn of exits.
+
+Each container gets its own conmon (as in CRI-O). conmon runs ``runc create``, holds the
+container's stdio, writes its output to the CRI-format log, and when the container exits
+writes the exit code to ``<exit dir>/<id>`` and exits itself. It is started in a session of its
+own, so the kubelet can die and come back: the container and its monitor carry on, and the new
+runtime object finds conmon again by the pid it wrote (``ConmonWatch``):
+
+    launch()    conmon ... (daemonizes) ──sync pipe──► {"data": <container pid>} once created
+    runc start  the container's process runs
+    ConmonWatch pidfd of conmon becomes readable ──► read <exit dir>/<id> ──► callback
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kybernetes.kubelet.runtime.runc import linux
+
+log = logging.getLogger(__name__)
+
+CONMON = "/usr/bin/conmon"
+RUNC = "/usr/sbin/runc"
+CREATE_TIMEOUT_SECONDS = 60.0
+
+
+class ConmonError(Exception):
+    """conmon or runc refused or failed; the message is theirs."""
+
+
+@dataclass(frozen=True)
+class Runc:
+    """runc with its own state root, so our containers never mix with anybody else's."""
+
+    root: str
+    binary: str = RUNC
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.binary, "--root", self.root, *args]
+
+    async def run(self, *args: str, timeout: float = 30.0, check: bool = True) -> tuple[int, bytes, bytes]:
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv(*args), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise ConmonError(f"runc {args[0]} timed out after {timeout}s") from None
+        if check and proc.returncode != 0:
+            raise ConmonError(f"runc {' '.join(args[:1])}: {_runc_message(err)}")
+        return proc.returncode or 0, out, err
+
+    async def state(self, container_id: str) -> dict | None:
+        code, out, _ = await self.run("state", container_id, check=False)
+        if code != 0:
+            return None
+        try:
+            return json.loads(out)
+        except ValueError:
+            return None
+
+    async def kill(self, container_id: str, sig: str, *, all_processes: bool = False) -> bool:
+        args = ["kill"] + (["--all"] if all_processes else []) + [container_id, sig]
+        code, _, _ = await self.run(*args, check=False)
+        return code == 0
+
+    async def delete(self, container_id: str) -> None:
+        await self.run("delete", "--force", container_id, check=False)
+
+
+def _runc_message(err: bytes) -> str:
+    """runc logs logrus lines (time=... level=error msg="..."); keep just the message."""
+    text = err.decode(errors="replace").strip()
+    messages = []
+    for line in text.splitlines():
+        if 'msg="' in line:
+            messages.append(line.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"'))
+        elif line.strip():
+            messages.append(line.strip())
+    return "; ".join(messages) or "failed"
+
+
+@dataclass(frozen=True)
+class ConmonPaths:
+    bundle: str
+    exit_dir: str
+    socket_dir: str
+    log_path: str
+
+    @property
+    def pidfile(self) -> str:
+        return str(Path(self.bundle) / "pid")
+
+    @property
+    def conmon_pidfile(self) -> str:
+        return str(Path(self.bundle) / "conmon.pid")
+
+
+async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *,
+                 stdin: bool = False, terminal: bool = False, conmon: str = CONMON) -> tuple[int, int]:
+    """Start conmon, which runs ``runc create``; (conmon pid, container pid) once it is created."""
+    read_fd, write_fd = os.pipe()
+    argv = [conmon, "--api-version", "1", "-c", container_id, "-u", container_id, "-n", name,
+            "-r", runc.binary, "--runtime-arg", "--root", "--runtime-arg", runc.root,
+            "-b", paths.bundle, "-p", paths.pidfile, "--exit-dir", paths.exit_dir,
+            "-l", f"k8s-file:{paths.log_path}", "--socket-dir-path", paths.socket_dir,
+            "--conmon-pidfile", paths.conmon_pidfile, "--syslog=false", "--log-level", "error"]
+    if stdin:
+        argv.append("--stdin")
+    if terminal:
+        argv.append("--terminal")
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "_OCI_SYNCPIPE": str(write_fd)}
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, pass_fds=(write_fd,), env=env, start_new_session=True,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    except OSError as e:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise ConmonError(f"cannot start conmon: {e}") from None
+    os.close(write_fd)
+    try:
+        _out, err = await proc.communicate()  # the first process returns once it has daemonized
+        if proc.returncode != 0:
+            raise ConmonError(f"conmon failed: {err.decode(errors='replace').strip() or proc.returncode}")
+        reply = await asyncio.wait_for(asyncio.to_thread(_read_all, read_fd), CREATE_TIMEOUT_SECONDS)
+    finally:
+        os.close(read_fd)
+    try:
+        message = json.loads(reply.splitlines()[0]) if reply.strip() else {}
+    except ValueError:
+        message = {}
+    pid = message.get("data", -1) if isinstance(message, dict) else -1
+    if not isinstance(pid, int) or pid <= 0:
+        detail = message.get("message") if isinstance(message, dict) else ""
+        raise ConmonError(_runc_message((detail or "container creation failed").encode()))
+    conmon_pid = read_pidfile(paths.conmon_pidfile)
+    return conmon_pid, pid
+
+
+def _read_all(fd: int) -> bytes:
+    """The first message on the sync pipe (conmon keeps it open while the container runs)."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if b"\n" in chunk:
+            break
+    return b"".join(chunks)
+
+
+def read_pidfile(path: str) -> int:
+    try:
+        return int(Path(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def read_exit_code(exit_dir: str, container_id: str) -> int | None:
+    try:
+        text = (Path(exit_dir) / container_id).read_text().strip()
+    except OSError:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def signal_name(name: str) -> str:
+    """A stop signal as runc takes it ("SIGTERM", "TERM", "15" all become "SIGTERM" / "15")."""
+    text = (name or "SIGTERM").strip().upper()
+    if text.isdigit():
+        return text
+    text = text if text.startswith("SIG") else "SIG" + text
+    if text not in signal.Signals.__members__:
+        raise ConmonError(f"unknown stop signal {name!r}")
+    return text
+
+
+class ConmonWatch:
+    """Calls ``on_exit`` once the conmon with pid ``pid`` has exited (it exits right after its
+    container, having written the exit file). A pidfd where the kernel offers it, else polling."""
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, pid: int, container_id: str, on_exit: Callable[[], None]):
+        self.pid = pid
+        self.container_id = container_id
+        self.on_exit = on_exit
+        self._fd: int | None = None
+        self._task: asyncio.Task | None = None
+        self._done = False
+        loop = asyncio.get_running_loop()
+        if not linux.process_alive(pid, container_id):
+            loop.call_soon(self._fire)
+            return
+        try:
+            self._fd = os.pidfd_open(pid)
+            loop.add_reader(self._fd, self._fire)
+        except (OSError, AttributeError):
+            self._fd = None
+            self._task = loop.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        while linux.process_alive(self.pid, self.container_id):
+            await asyncio.sleep(self.POLL_SECONDS)
+        self._fire()
+
+    def _fire(self) -> None:
+        if self._done:
+            return
+        self.close()
+        self.on_exit()
+
+    def close(self) -> None:
+        self._done = True
+        if self._fd is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = None
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+        self._task = None

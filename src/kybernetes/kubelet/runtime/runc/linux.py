@@ -1,0 +1,88 @@
+"""The few Linux calls the runtime makes itself: mount, umount, setns, and process checks.
+
+ctypes on libc rather than ``mount``/``umount`` subprocesses: a pod start and removal make
+several of these, and a fork+exec each would cost milliseconds for nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
+
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SHARED = 1 << 20
+MNT_DETACH = 2
+CLONE_NEWNET = 0x40000000
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int) -> None:
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, None),
+           f"mount {source} on {target}")
+
+
+def umount(target: str, *, detach: bool = True) -> bool:
+    """Unmount ``target``; False when it was not mounted (or does not exist)."""
+    result = _libc.umount2(target.encode(), MNT_DETACH if detach else 0)
+    if result != 0:
+        errno = ctypes.get_errno()
+        if errno in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
+            return False
+        raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
+    return True
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def mount_points() -> set[str]:
+    """Every mount point of this process' mount namespace."""
+    points = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # field 5 is the mount point, with spaces etc. octal-escaped
+            points.add(line.split()[4].encode().decode("unicode_escape"))
+    return points
+
+
+def make_shared_mount_dir(path: str) -> bool:
+    """Make ``path`` a mount point with shared propagation, as ``ip netns`` does for /run/netns:
+    namespace files bind-mounted inside it then propagate to (and their unmounts reach) the copies
+    that other mount namespaces made of it, so no copy keeps a dead pod's network alive.
+    True when a bind mount was added (to undo on uninstall)."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    added = False
+    if path not in mount_points():
+        mount(path, path, None, MS_BIND | MS_REC)
+        added = True
+    mount("none", path, None, MS_SHARED | MS_REC)
+    return added
+
+
+def process_alive(pid: int, needle: str = "") -> bool:
+    """Is ``pid`` alive (not a zombie) and, if ``needle`` is given, is it in its command line?
+    The command-line check guards against a recycled pid after a reboot or a long downtime."""
+    if pid <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        return not needle or needle.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False

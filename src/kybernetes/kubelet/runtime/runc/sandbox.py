@@ -1,0 +1,149 @@
+"""Pod sandboxes without a pause container: namespaces kept alive by bind-mounted files.
+
+A pod's network, IPC and UTS namespaces must outlive any one of its containers, so they are
+created once, by util-linux ``unshare --net=FILE --ipc=FILE --uts=FILE``, which bind-mounts each
+new namespace onto a file (as ``ip netns add`` does). Every container of the pod then joins them
+by path in its OCI spec; no process has to stay in them. The files live under the runtime's run
+directory, which is made a shared mount point (as iproute2 does for /run/netns) so that copies
+of the mounts in other mount namespaces go away when we unmount them:
+
+    <run dir>/ns/net/<sandbox id>   the pod's network namespace: CNI attaches its interface here
+    <run dir>/ns/ipc/<sandbox id>   shared System V IPC and POSIX message queues
+    <run dir>/ns/uts/<sandbox id>   the pod's hostname
+    <data dir>/sandboxes/<id>/      hostname, hosts, resolv.conf: bind-mounted into each container
+
+hostNetwork/hostIPC pods use the host's namespace instead (a host-network pod keeps the host's
+UTS namespace and hostname too, as in Kubernetes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from kybernetes.kubelet.runtime.protocol import DNSConfig, NamespaceMode, PodSandboxConfig
+from kybernetes.kubelet.runtime.runc import linux
+
+UNSHARE = "/usr/bin/unshare"
+HOSTS_HEADER = "# Kubernetes-managed hosts file (written by the kybernetes runc runtime).\n"
+LOCAL_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+               "fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+
+
+class SandboxError(Exception):
+    """A namespace could not be created or a sandbox file written."""
+
+
+class SandboxHost:
+    """Creates and removes the host-side parts of sandboxes."""
+
+    def __init__(self, data_dir: Path, run_dir: Path):
+        self.sandboxes_dir = data_dir / "sandboxes"
+        self.ns_dir = run_dir / "ns"
+        self._ns_dir_ready = False
+        self.added_ns_mount = False
+
+    def _prepare_ns_dir(self) -> None:
+        if self._ns_dir_ready:
+            return
+        for kind in ("net", "ipc", "uts"):
+            (self.ns_dir / kind).mkdir(parents=True, exist_ok=True)
+        try:
+            self.added_ns_mount = linux.make_shared_mount_dir(str(self.ns_dir)) or self.added_ns_mount
+        except OSError as e:
+            raise SandboxError(f"cannot make {self.ns_dir} a shared mount point: {e}") from None
+        self._ns_dir_ready = True
+
+    def sandbox_dir(self, sandbox_id: str) -> Path:
+        return self.sandboxes_dir / sandbox_id
+
+    def ns_paths(self, sandbox_id: str, config: PodSandboxConfig) -> tuple[str, str, str]:
+        """(netns, ipcns, utsns) file paths; "" for a namespace shared with the host."""
+        options = config.namespace_options
+        host_net = options.network == NamespaceMode.NODE
+        net = "" if host_net else str(self.ns_dir / "net" / sandbox_id)
+        ipc = "" if options.ipc == NamespaceMode.NODE else str(self.ns_dir / "ipc" / sandbox_id)
+        uts = "" if host_net else str(self.ns_dir / "uts" / sandbox_id)
+        return net, ipc, uts
+
+    async def create_namespaces(self, sandbox_id: str, config: PodSandboxConfig) -> tuple[str, str, str]:
+        paths = self.ns_paths(sandbox_id, config)
+        net, ipc, uts = paths
+        if not (net or ipc or uts):
+            return paths
+        self._prepare_ns_dir()
+        flags = []
+        for flag, path in (("--net", net), ("--ipc", ipc), ("--uts", uts)):
+            if path:
+                Path(path).touch()
+                flags.append(f"{flag}={path}")
+        # Inside the new namespaces: set the pod's hostname, bring loopback up.
+        script = ('[ -z "$1" ] || hostname "$1" || exit 1; '
+                  '[ -z "$2" ] || ip link set lo up || exit 1')
+        hostname = (config.hostname or config.metadata.name)[:63] if uts else ""
+        proc = await asyncio.create_subprocess_exec(
+            UNSHARE, *flags, "/bin/sh", "-c", script, "sh", hostname, "lo" if net else "",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _out, err = await proc.communicate()
+        if proc.returncode != 0:
+            self.remove_namespaces(paths)
+            raise SandboxError(f"cannot create the pod's namespaces: {err.decode(errors='replace').strip()}")
+        return paths
+
+    @staticmethod
+    def remove_namespaces(paths: tuple[str, ...]) -> None:
+        for path in paths:
+            if path:
+                linux.umount(path)
+                Path(path).unlink(missing_ok=True)
+
+    def write_files(self, sandbox_id: str, config: PodSandboxConfig, ips: tuple[str, ...]) -> Path:
+        """hostname, hosts and resolv.conf of the pod, as its containers will see them."""
+        directory = self.sandbox_dir(sandbox_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        host_net = config.namespace_options.network == NamespaceMode.NODE
+        hostname = Path("/etc/hostname").read_text().strip() if host_net and Path("/etc/hostname").exists() \
+            else (config.hostname or config.metadata.name)[:63]
+        (directory / "hostname").write_text(hostname + "\n")
+        if host_net:
+            shutil.copyfile("/etc/hosts", directory / "hosts")
+        else:
+            own = "".join(f"{ip}\t{hostname}\n" for ip in ips)
+            (directory / "hosts").write_text(HOSTS_HEADER + LOCAL_HOSTS + own)
+        resolv = resolv_conf(config.dns_config)
+        if resolv is None:
+            try:
+                shutil.copyfile("/etc/resolv.conf", directory / "resolv.conf")
+            except OSError:
+                (directory / "resolv.conf").write_text("")
+        else:
+            (directory / "resolv.conf").write_text(resolv)
+        return directory
+
+    def remove_files(self, sandbox_id: str) -> None:
+        shutil.rmtree(self.sandbox_dir(sandbox_id), ignore_errors=True)
+
+    def uninstall(self) -> None:
+        """Undo the shared mount of the namespace directory (nothing else may be left in it)."""
+        if self.ns_dir.exists():
+            for kind in ("net", "ipc", "uts"):
+                for path in (self.ns_dir / kind).glob("*"):
+                    linux.umount(str(path))
+                    path.unlink(missing_ok=True)
+            if str(self.ns_dir) in linux.mount_points():
+                linux.umount(str(self.ns_dir))
+        self._ns_dir_ready = False
+        self.added_ns_mount = False
+
+
+def resolv_conf(dns: DNSConfig | None) -> str | None:
+    """The resolv.conf for ``dns`` (None: no DNS config was given, use the host's)."""
+    if dns is None or not (dns.servers or dns.searches or dns.options):
+        return None
+    lines = [f"nameserver {server}" for server in dns.servers]
+    if dns.searches:
+        lines.append("search " + " ".join(dns.searches))
+    if dns.options:
+        lines.append("options " + " ".join(dns.options))
+    return "\n".join(lines) + "\n"

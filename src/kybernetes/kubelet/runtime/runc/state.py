@@ -1,0 +1,162 @@
+"""What the runc runtime persists, so that a restarted kubelet re-adopts everything.
+
+The runtime's memory is a cache of files under ``<data dir>/state``: one JSON record per sandbox
+and per container, written atomically (temporary file, fsync-free rename) at every change of
+state. A new runtime object reads them all back; the containers themselves never depended on the
+kubelet process (conmon holds their stdio and writes their exit codes), so nothing else is needed
+to pick them up again:
+
+    state/sandboxes/<id>.json      SandboxRecord: the CRI config, namespace files, IP, cgroup
+    state/containers/<id>.json     ContainerRecord: the CRI config, bundle, conmon pid, exit
+
+The records hold the CRI dataclasses of protocol.py; ``to_jsonable``/``from_jsonable`` turn any
+of them (nested dataclasses, tuples, enums, optionals) into JSON and back by their type hints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kybernetes.kubelet.runtime.protocol import (
+    ContainerConfig,
+    ContainerState,
+    PodSandboxConfig,
+    PodSandboxState,
+)
+
+T = TypeVar("T")
+
+
+class StateError(Exception):
+    """A record on disk cannot be read back."""
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _convert(tp: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(inner[0], data) if len(inner) == 1 else data
+    if origin is tuple:
+        return tuple(_convert(typing.get_args(tp)[0], v) for v in data)
+    if origin is list:
+        return [_convert(typing.get_args(tp)[0], v) for v in data]
+    if origin is dict:
+        return {k: _convert(typing.get_args(tp)[1], v) for k, v in data.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return from_jsonable(tp, data)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(data)
+    return data
+
+
+def from_jsonable(cls: type[T], data: dict[str, Any]) -> T:
+    hints = typing.get_type_hints(cls)
+    kwargs = {f.name: _convert(hints[f.name], data[f.name])
+              for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+              if f.init and f.name in data}
+    return cls(**kwargs)
+
+
+@dataclass
+class SandboxRecord:
+    id: str
+    config: PodSandboxConfig
+    created_at: int
+    state: PodSandboxState = PodSandboxState.SANDBOX_READY
+    dir: str = ""  # hostname, hosts, resolv.conf live here
+    netns: str = ""  # namespace files ("" : the host's)
+    ipcns: str = ""
+    utsns: str = ""
+    cgroup_parent: str = ""  # the pod cgroup, relative to each hierarchy root
+    ips: tuple[str, ...] = ()
+    network_ready: bool = False  # CNI ADD done and not yet undone
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    sandbox_id: str
+    config: ContainerConfig
+    image_ref: str
+    image_name: str
+    created_at: int
+    bundle: str
+    cgroups_path: str
+    log_path: str
+    state: ContainerState = ContainerState.CONTAINER_CREATED
+    started_at: int = 0
+    finished_at: int = 0
+    exit_code: int = 0
+    reason: str = ""
+    message: str = ""
+    conmon_pid: int = 0
+    pid: int = 0
+    stop_signal: str = "SIGTERM"
+    rootfs: str = ""
+    rootfs_from_images: bool = True  # release_rootfs on remove
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class StateStore:
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        self.sandboxes_dir = self.root / "sandboxes"
+        self.containers_dir = self.root / "containers"
+        self.sandboxes_dir.mkdir(parents=True, exist_ok=True)
+        self.containers_dir.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _write(path: Path, record: Any) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(json.dumps(to_jsonable(record), separators=(",", ":")).encode())
+        os.replace(tmp, path)
+
+    @staticmethod
+    def _read_all(directory: Path, cls: type[T]) -> list[T]:
+        records = []
+        for path in sorted(directory.glob("*.json")):
+            try:
+                records.append(from_jsonable(cls, json.loads(path.read_bytes())))
+            except (OSError, ValueError, TypeError, KeyError) as e:
+                raise StateError(f"cannot read runtime state {path}: {e}") from None
+        return records
+
+    def save_sandbox(self, record: SandboxRecord) -> None:
+        self._write(self.sandboxes_dir / f"{record.id}.json", record)
+
+    def save_container(self, record: ContainerRecord) -> None:
+        self._write(self.containers_dir / f"{record.id}.json", record)
+
+    def delete_sandbox(self, sandbox_id: str) -> None:
+        (self.sandboxes_dir / f"{sandbox_id}.json").unlink(missing_ok=True)
+
+    def delete_container(self, container_id: str) -> None:
+        (self.containers_dir / f"{container_id}.json").unlink(missing_ok=True)
+
+    def load_sandboxes(self) -> list[SandboxRecord]:
+        return self._read_all(self.sandboxes_dir, SandboxRecord)
+
+    def load_containers(self) -> list[ContainerRecord]:
+        return self._read_all(self.containers_dir, ContainerRecord)

@@ -1,0 +1,177 @@
+"""exec, exec_sync, port-forward and stats for runc containers.
+
+exec runs ``runc exec`` (the container's own process settings, its namespaces and cgroup) with
+pipes; a timeout or a closed session kills the exec'd process by its host pid (killing runc
+alone would leave it running). port_forward connects from a short-lived thread that entered
+the sandbox's network namespace: a socket keeps the namespace it was made in, so the connection
+is the pod's while everything else stays on the host. Attach and tty sessions need conmon's
+attach socket and a console: not done yet, they raise RuntimeServiceError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kybernetes.kubelet.runtime import protocol as cri
+from kybernetes.kubelet.runtime.runc import cgroups, linux
+
+if TYPE_CHECKING:
+    from kybernetes.kubelet.runtime.runc.service import RuncRuntime
+
+CHUNK = 32768
+
+
+async def _chunks(stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:
+    if stream is None:
+        return
+    while chunk := await stream.read(CHUNK):
+        yield chunk
+
+
+def _kill_pidfile(path: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(path.read_text().strip()), signal.SIGKILL)
+
+
+class RuncExecSession:
+    """A StreamSession over a ``runc exec`` subprocess."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, pidfile: Path):
+        self.proc = proc
+        self.pidfile = pidfile
+        self.stdout = _chunks(proc.stdout)
+        self.stderr = _chunks(proc.stderr)
+
+    async def write_stdin(self, data: bytes) -> None:
+        if self.proc.stdin is None:
+            raise cri.RuntimeServiceError("this exec session has no stdin")
+        self.proc.stdin.write(data)
+        await self.proc.stdin.drain()
+
+    async def close_stdin(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+
+    async def resize(self, width: int, height: int) -> None:
+        return None  # no tty
+
+    async def wait(self) -> int | None:
+        code = await self.proc.wait()
+        self.pidfile.unlink(missing_ok=True)
+        return code
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            _kill_pidfile(self.pidfile)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            await self.proc.wait()
+        self.pidfile.unlink(missing_ok=True)
+
+
+class StreamingOps:
+    async def _running(self: RuncRuntime, container_id: str):  # -> ContainerRecord
+        await self._ready()
+        c = self._container(container_id)
+        if c.state != cri.ContainerState.CONTAINER_RUNNING:
+            raise cri.RuntimeServiceError(f"container {container_id} is not running")
+        return c
+
+    async def _spawn_exec(self: RuncRuntime, container_id: str, cmd, *, stdin: bool):
+        c = await self._running(container_id)
+        if not cmd:
+            raise cri.RuntimeServiceError("exec needs a command")
+        pidfile = Path(c.bundle) / f"exec-{secrets.token_hex(6)}.pid"
+        proc = await asyncio.create_subprocess_exec(
+            *self.runc.argv("exec", "--pid-file", str(pidfile), container_id, *cmd),
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        return proc, pidfile
+
+    async def exec_sync(self: RuncRuntime, container_id: str, cmd, timeout: float = 0) -> cri.ExecSyncResponse:
+        proc, pidfile = await self._spawn_exec(container_id, tuple(cmd), stdin=False)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout if timeout and timeout > 0 else None)
+        except TimeoutError:
+            _kill_pidfile(pidfile)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise cri.RuntimeServiceError(f"command {list(cmd)} timed out after {timeout}s") from None
+        finally:
+            pidfile.unlink(missing_ok=True)
+        return cri.ExecSyncResponse(out, err, proc.returncode or 0)
+
+    async def exec(self: RuncRuntime, request: cri.ExecRequest) -> RuncExecSession:
+        if request.tty:
+            raise cri.RuntimeServiceError("exec with a tty is not supported by the runc runtime yet")
+        proc, pidfile = await self._spawn_exec(request.container_id, request.cmd, stdin=request.stdin)
+        return RuncExecSession(proc, pidfile)
+
+    async def attach(self: RuncRuntime, request: cri.AttachRequest) -> RuncExecSession:
+        await self._running(request.container_id)
+        raise cri.RuntimeServiceError("attach is not supported by the runc runtime yet")
+
+    async def port_forward(self: RuncRuntime, pod_sandbox_id: str,
+                           port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        await self._ready()
+        sandbox = self._sandbox(pod_sandbox_id)
+        if not 0 < port < 65536:
+            raise cri.RuntimeServiceError(f"invalid port {port}")
+        try:
+            sock = await asyncio.to_thread(_connect_in_netns, sandbox.netns, port)
+            return await asyncio.open_connection(sock=sock)
+        except OSError as e:
+            raise cri.RuntimeServiceError(f"cannot connect to port {port} in pod sandbox: {e}") from None
+
+    async def container_stats(self: RuncRuntime, container_id: str) -> cri.ContainerStats:
+        await self._ready()
+        c = self._container(container_id)
+        now = time.time_ns()
+        used = cgroups.usage(c.cgroups_path) if c.state == cri.ContainerState.CONTAINER_RUNNING else None
+        attributes = cri.ContainerAttributes(c.id, c.config.metadata, dict(c.config.labels),
+                                             dict(c.config.annotations))
+        return cri.ContainerStats(attributes, cri.CpuUsage(now, used.cpu_usage_ns if used else 0),
+                                  cri.MemoryUsage(now, used.memory_working_set_bytes if used else 0))
+
+    async def list_container_stats(self: RuncRuntime,
+                                   filter: cri.ContainerStatsFilter | None = None) -> list[cri.ContainerStats]:
+        f = filter or cri.ContainerStatsFilter()
+        listed = await self.list_containers(cri.ContainerFilter(id=f.id, pod_sandbox_id=f.pod_sandbox_id,
+                                                                label_selector=f.label_selector,
+                                                                state=cri.ContainerState.CONTAINER_RUNNING))
+        return [await self.container_stats(c.id) for c in listed]
+
+
+def _connect_in_netns(netns: str, port: int) -> socket.socket:
+    """A TCP connection to 127.0.0.1:port made inside ``netns`` ("": the host's)."""
+    if not netns:
+        return socket.create_connection(("127.0.0.1", port), timeout=10)
+    result: list[socket.socket | BaseException] = []
+
+    def connect() -> None:
+        try:
+            with open(netns) as ns:
+                linux.setns(ns.fileno(), linux.CLONE_NEWNET)  # this thread only; it ends below
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.setblocking(False)
+            result.append(sock)
+        except BaseException as e:  # handed to the caller's thread
+            result.append(e)
+
+    thread = threading.Thread(target=connect, name="kyb-port-forward", daemon=True)
+    thread.start()
+    thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
