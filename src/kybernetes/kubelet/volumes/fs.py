@@ -1,0 +1,142 @@
+"""The host-side file system calls volumes need: tmpfs mounts, bind mounts, mount-point checks,
+fsGroup ownership, and removing a pod's directories without crossing into a mount.
+
+mount(2) and umount2(2) through ctypes, as the runtime does: a pod start makes a few of these and
+a fork+exec of mount(8) each would cost milliseconds for nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import stat
+from pathlib import Path
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_BIND = 4096
+MS_REC = 16384
+MNT_DETACH = 2
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    result = _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                         data.encode() if data else None)
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+
+
+def mount_tmpfs(target: Path, size_bytes: int = 0) -> None:
+    """A fresh tmpfs on ``target`` (already a directory); ``size_bytes`` 0: the kernel's default."""
+    options = "mode=0777" if not size_bytes else f"mode=0777,size={size_bytes}"
+    _mount("tmpfs", str(target), "tmpfs", MS_NOSUID | MS_NODEV, options)
+
+
+def bind_mount(source: str, target: Path) -> None:
+    _mount(source, str(target), None, MS_BIND | MS_REC, None)
+
+
+def umount(target: Path) -> bool:
+    """Lazily unmount ``target``; False when it was not a mount point (or does not exist)."""
+    if _libc.umount2(str(target).encode(), MNT_DETACH) != 0:
+        errno = ctypes.get_errno()
+        if errno in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
+            return False
+        raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
+    return True
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo octal
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit() and len(field[i + 1:i + 4]) == 3:
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [_unescape(line.split()[4]) for line in f]
+
+
+def mounts_under(directory: Path) -> list[str]:
+    """Mount points at or below ``directory``, deepest first (the order to unmount them in)."""
+    base = str(directory).rstrip("/")
+    found = [p for p in mount_points() if p == base or p.startswith(base + "/")]
+    return sorted(set(found), key=lambda p: -p.count("/"))
+
+
+def is_mount_point(path: Path) -> bool:
+    return str(path).rstrip("/") in set(mount_points())
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the file system mounted exactly at ``path`` ("" if it is no mount point)."""
+    target = str(path).rstrip("/")
+    fstype = ""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if _unescape(left.split()[4]) == target:
+                fstype = right.split()[0]  # the last one mounted there is the visible one
+    return fstype
+
+
+def unmount_all_under(directory: Path) -> None:
+    for point in mounts_under(directory):
+        umount(Path(point))
+
+
+def remove_tree(directory: Path) -> None:
+    """Remove ``directory`` after unmounting whatever is still mounted below it, never following
+    a symlink or crossing into another file system (a bind mount left behind must not get the
+    files of the host path it shows deleted)."""
+    if not os.path.lexists(directory):
+        return
+    unmount_all_under(directory)
+    if mounts_under(directory):
+        raise OSError(f"{directory} still has mounts below it; not removing it")
+    root_dev = os.lstat(directory).st_dev
+    _remove(str(directory), root_dev)
+
+
+def _remove(path: str, device: int) -> None:
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)
+        return
+    if info.st_dev != device:
+        raise OSError(f"{path} is on another file system; not removing it")
+    with os.scandir(path) as entries:
+        children = [e.path for e in entries]
+    for child in children:
+        _remove(child, device)
+    os.rmdir(path)
+
+
+def set_volume_ownership(directory: Path, fs_group: int, *, readonly: bool = False) -> None:
+    """Kubernetes' fsGroup rule: every file gets group ``fs_group`` and read for owner and group (and write,
+    unless the volume is read-only); directories also get execute and the setgid bit, so
+    new files inherit the group. Symlinks are not followed."""
+    for root, dirs, files in os.walk(directory):
+        for name in [*dirs, *files, None]:
+            path = root if name is None else os.path.join(root, name)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            os.lchown(path, -1, fs_group)
+            mode = stat.S_IMODE(info.st_mode) | (0o440 if readonly else 0o660)
+            if stat.S_ISDIR(info.st_mode):
+                mode |= 0o110 | stat.S_ISGID
+            os.chmod(path, mode)
