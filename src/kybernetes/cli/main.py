@@ -6,10 +6,8 @@ import click
 
 from kybernetes.cli.apiserver import apiserver
 from kybernetes.cli.controller_manager import controller_manager
-from kybernetes.cli.dns import dns
 from kybernetes.cli.images import images
 from kybernetes.cli.kubeconfig import kubeconfig
-from kybernetes.cli.kubelet import kubelet
 from kybernetes.cli.scheduler import scheduler
 from kybernetes.cli.server import server
 from kybernetes.cli.simulate_nodes import simulate_nodes
@@ -30,9 +28,7 @@ cli.add_command(up)
 cli.add_command(kubeconfig)
 cli.add_command(scheduler)
 cli.add_command(simulate_nodes)
-cli.add_command(dns)
 cli.add_command(images)
-cli.add_command(kubelet)
 
 
 def main() -> None:
