@@ -6,6 +6,7 @@ import click
 
 from kybernetes.cli.apiserver import apiserver
 from kybernetes.cli.controller_manager import controller_manager
+from kybernetes.cli.dns import dns
 from kybernetes.cli.images import images
 from kybernetes.cli.kubeconfig import kubeconfig
 from kybernetes.cli.scheduler import scheduler
@@ -29,6 +30,7 @@ cli.add_command(kubeconfig)
 cli.add_command(scheduler)
 cli.add_command(simulate_nodes)
 cli.add_command(images)
+cli.add_command(dns)
 
 
 def main() -> None:
