@@ -14,6 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .defaults_pod import default_pod, default_pod_template
+from .defaults_policy import (
+    default_endpoint_slice_ports,
+    default_hpa_behavior,
+    default_ingress_class,
+    default_limit_range,
+)
 from .registry import ResourceInfo
 
 Defaulter = Callable[[dict[str, Any]], None]
@@ -235,9 +241,7 @@ def default_endpoints(obj: dict[str, Any]) -> None:
 
 
 def default_endpoint_slice(obj: dict[str, Any]) -> None:
-    for port in obj.get("ports") or []:
-        if isinstance(port, dict):
-            port.setdefault("protocol", "TCP")
+    default_endpoint_slice_ports(obj)
 
 
 def default_network_policy(obj: dict[str, Any]) -> None:
@@ -257,6 +261,7 @@ def default_hpa_v2(obj: dict[str, Any]) -> None:
     if not spec.get("metrics"):
         spec["metrics"] = [{"type": "Resource", "resource": {
             "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+    default_hpa_behavior(obj)
 
 
 def default_hpa_v1(obj: dict[str, Any]) -> None:
@@ -333,6 +338,7 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("", "persistentvolumeclaims"): default_persistent_volume_claim,
     ("", "persistentvolumes"): default_persistent_volume,
     ("", "endpoints"): default_endpoints,
+    ("", "limitranges"): default_limit_range,
     ("apps", "deployments"): default_deployment,
     ("apps", "replicasets"): default_replicaset,
     ("apps", "statefulsets"): default_statefulset,
@@ -341,6 +347,7 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("batch", "cronjobs"): default_cronjob,
     ("discovery.k8s.io", "endpointslices"): default_endpoint_slice,
     ("networking.k8s.io", "networkpolicies"): default_network_policy,
+    ("networking.k8s.io", "ingressclasses"): default_ingress_class,
     ("scheduling.k8s.io", "priorityclasses"): default_priority_class,
     ("storage.k8s.io", "storageclasses"): default_storage_class,
     ("storage.k8s.io", "csidrivers"): default_csi_driver,

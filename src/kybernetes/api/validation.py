@@ -4,7 +4,8 @@
 (empty when valid); the apiserver turns a non-empty list into a 422 Invalid. Object metadata is
 checked here for every kind (name syntax per kind, namespace by scope, labels, annotations,
 finalizers, immutable identity on update) by validation_meta; kinds with more rules have a module
-of their own (validation_pod, validation_workloads, validation_core) registered in
+of their own (validation_pod, validation_workloads, validation_core, validation_networking,
+validation_rbac, validation_storage, validation_policy, validation_records, validation_quota) registered in
 ``KIND_VALIDATORS``.
 Call after defaulting, as the real server does.
 """
@@ -14,7 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import validation_core, validation_workloads
+from . import (
+    validation_core,
+    validation_networking,
+    validation_policy,
+    validation_quota,
+    validation_rbac,
+    validation_records,
+    validation_storage,
+    validation_workloads,
+)
 from .errors import Cause
 from .field_errors import invalid
 from .registry import ResourceInfo
@@ -29,6 +39,12 @@ KIND_VALIDATORS: dict[tuple[str, str], tuple[CreateCheck | None, UpdateCheck | N
     ("", "pods"): (validate_pod, validate_pod_update),
     **validation_core.VALIDATORS,
     **validation_workloads.VALIDATORS,
+    **validation_networking.VALIDATORS,
+    **validation_rbac.VALIDATORS,
+    **validation_storage.VALIDATORS,
+    **validation_policy.VALIDATORS,
+    **validation_records.VALIDATORS,
+    **validation_quota.VALIDATORS,
 }
 
 
