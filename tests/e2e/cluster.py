@@ -107,7 +107,7 @@ class KybCluster:
         with open(self.log_file, "ab") as log:
             log.write(f"\n=== {' '.join(argv)}\n".encode())
             log.flush()
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.wait_ready()
 

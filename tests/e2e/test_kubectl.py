@@ -35,7 +35,7 @@ kind: Pod
 metadata:
   name: web-0
   namespace: {ns}
-  labels: {{app: web}}
+  labels: {{app: web, solo: "yes"}}
 spec:
   containers:
   - name: web
@@ -138,10 +138,14 @@ def test_get_yaml_and_json_carry_server_metadata(kyb_cluster, ns):
 
 def test_get_with_label_and_field_selectors(kyb_cluster, ns):
     kyb_cluster.kubectl("run", "other", "-n", ns, "--image=registry.local/other:1", "--labels=app=other")
-    out = kyb_cluster.kubectl("get", "pods", "-n", ns, "-l", "app=web", "-o", "name").stdout.split()
+    # (The Deployment's pods carry app=web too, so web-0 is told apart by its own label.)
+    out = kyb_cluster.kubectl("get", "pods", "-n", ns, "-l", "solo=yes", "-o", "name").stdout.split()
     assert out == ["pod/web-0"]
-    out = kyb_cluster.kubectl("get", "pods", "-n", ns, "-l", "app in (web,other)", "-o", "name").stdout.split()
-    assert sorted(out) == ["pod/other", "pod/web-0"]
+    out = kyb_cluster.kubectl("get", "pods", "-n", ns, "-l", "app in (other),!solo", "-o", "name").stdout.split()
+    assert out == ["pod/other"]
+    out = kyb_cluster.kubectl("get", "pods", "-n", ns, "-l", "app in (web,other),solo notin (no)",
+                              "-o", "name").stdout.split()
+    assert "pod/other" in out and "pod/web-0" in out
     out = kyb_cluster.kubectl("get", "pods", "-n", ns, "--field-selector", "metadata.name=other",
                               "-o", "name").stdout.split()
     assert out == ["pod/other"]
@@ -213,7 +217,11 @@ def test_delete_waits_until_gone(kyb_cluster, ns):
 
 def test_api_resources_and_versions(kyb_cluster):
     out = kyb_cluster.kubectl("api-resources").stdout
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    # Keyed by (name, apiVersion column): metrics.k8s.io serves "pods" and "nodes" too.
+    rows = {}
+    for line in out.splitlines()[1:]:
+        cells = line.split()
+        rows.setdefault(cells[0], cells)
     assert rows["pods"][1] == "po"
     assert rows["deployments"][1:3] == ["deploy", "apps/v1"]
     assert "customresourcedefinitions" in rows

@@ -16,8 +16,9 @@ NS = "e2e-pyclient"
 
 
 def pod_body(name: str, image: str = "registry.local/app:1") -> dict:
+    # No scheduler serves this name, so nothing else writes the pod while the test updates it.
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "py"}},
-            "spec": {"containers": [{"name": "app", "image": image}]}}
+            "spec": {"schedulerName": "e2e-nobody", "containers": [{"name": "app", "image": image}]}}
 
 
 def deployment_body(name: str, replicas: int = 1) -> dict:
@@ -95,9 +96,19 @@ def test_official_client_deployment(api_client):
     created = apps.create_namespaced_deployment(NS, deployment_body("py-deploy", replicas=2))
     assert created.spec.strategy.type == "RollingUpdate"
     assert created.metadata.generation == 1
-    dep = apps.read_namespaced_deployment("py-deploy", NS)
-    dep.spec.replicas = 3
-    updated = apps.replace_namespaced_deployment("py-deploy", NS, dep)
+    # The Deployment controller writes status meanwhile: read-modify-write until no conflict,
+    # as every client of a live object must.
+    for _ in range(10):
+        dep = apps.read_namespaced_deployment("py-deploy", NS)
+        dep.spec.replicas = 3
+        try:
+            updated = apps.replace_namespaced_deployment("py-deploy", NS, dep)
+            break
+        except ApiException as e:
+            if e.status != 409:
+                raise
+    else:
+        pytest.fail("no conflict-free update in 10 tries")
     assert updated.spec.replicas == 3 and updated.metadata.generation == 2
     names = [d.metadata.name for d in apps.list_namespaced_deployment(NS).items]
     assert "py-deploy" in names
