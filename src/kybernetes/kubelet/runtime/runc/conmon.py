@@ -122,7 +122,8 @@ async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "_OCI_SYNCPIPE": str(write_fd)}
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, pass_fds=(write_fd,), env=env, start_new_session=True,
+            # conmon writes files such as "oom" into its working directory: keep them in the bundle.
+            *argv, pass_fds=(write_fd,), env=env, start_new_session=True, cwd=paths.bundle,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     except OSError as e:
         os.close(read_fd)
