@@ -6,10 +6,26 @@ import asyncio
 import base64
 
 import orjson
+import pytest
+
+from kybernetes.apiserver.watch_cache import WATCH_CACHE_KEY
 
 CMS = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+
+
+@pytest.fixture(params=["store", "cache"])
+async def api(request, api):
+    """Every list test runs twice: lists read from the store, and lists answered by the watch
+    cache (which must then never have fallen back to the store for a consistent read)."""
+    cache = api.app[WATCH_CACHE_KEY]
+    cache.enabled = request.param == "cache"
+    yield api
+    if request.param == "cache":
+        assert cache.stats.fallbacks == 0
+    else:
+        assert cache.stats.from_cache == 0
 
 
 def cm(name: str, labels: dict | None = None) -> dict:

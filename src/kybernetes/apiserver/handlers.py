@@ -97,6 +97,7 @@ class ResourceHandlers:
         self.objects = objects
         self.registry = registry
         self.watch_hub = watch_hub
+        self.watch_cache: Any = None  # set by server.build_app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ri = request_info_of(request)
@@ -158,11 +159,15 @@ class ResourceHandlers:
         neg = parse_accept(request.headers.get("Accept"))
         # Custom resources are decoded to get their schema defaults (see crd_strategy.on_read).
         raw = neg.media == "json" and not neg.shape and not isinstance(info, CustomResourceInfo)
-        page = await list_objects(self.objects.store, info, ri.namespace, list_options(request, info), raw=raw)
+        opts = list_options(request, info)
+        # The watch cache answers what it can (watch_cache.py); the rest is read from the store.
+        source = self.objects.store if self.watch_cache is None else await self.watch_cache.list_source(info, opts)
+        page = await list_objects(source, info, ri.namespace, opts, raw=raw)
         if isinstance(info, CustomResourceInfo):
             page.items = [on_read(info, o) for o in page.items]
         if raw:
-            return body_response(list_body(info, page))
+            memo = source.splice_memo(info) if hasattr(source, "splice_memo") else None
+            return body_response(list_body(info, page, memo))
         if neg.as_table:
             include = check_include_object(request.query.get("includeObject"))
             objs = [set_type_meta(info, o) for o in page.items]

@@ -223,10 +223,16 @@ def _spliced_item(head: bytes, kv: KeyValue) -> bytes | None:
     return head + rv + (rest if rest[:1] == b"}" else b"," + rest)
 
 
-def _raw_items(info: ResourceInfo, raw: list[KeyValue]) -> bytes:
+def _raw_items(info: ResourceInfo, raw: list[KeyValue], memo: dict | None = None) -> bytes:
     head = b'{"kind":%s,"apiVersion":%s,"metadata":{' % (orjson.dumps(info.kind), orjson.dumps(info.group_version))
     parts = []
     for kv in raw:
+        if memo is not None:
+            # The watch cache keeps each item's JSON from the last list: {key: (kv, bytes)}.
+            hit = memo.get(kv.key)
+            if hit is not None and hit[0] is kv:
+                parts.append(hit[1])
+                continue
         item = _spliced_item(head, kv)
         if item is None:
             obj = orjson.loads(kv.value)
@@ -234,19 +240,22 @@ def _raw_items(info: ResourceInfo, raw: list[KeyValue]) -> bytes:
             obj.pop("apiVersion", None)
             obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
             item = orjson.dumps({"kind": info.kind, "apiVersion": info.group_version, **obj})
+        if memo is not None:
+            memo[kv.key] = (kv, item)
         parts.append(item)
     return b",".join(parts)
 
 
-def list_body(info: ResourceInfo, page: ListPage) -> bytes:
+def list_body(info: ResourceInfo, page: ListPage, memo: dict | None = None) -> bytes:
     """The list as JSON bytes with kind/apiVersion set on each item. Raw pages are spliced from
-    the stored bytes (a list of 10k pods is then mostly the store's own read time)."""
+    the stored bytes (a list of 10k pods is then mostly the store's own read time); ``memo``
+    (from the watch cache) keeps the spliced items for the next list."""
     if page.raw is not None:
         metadata: dict[str, Any] = {"resourceVersion": page.resource_version}
         if page.continue_token:
             metadata["continue"] = page.continue_token
         head = orjson.dumps({"kind": info.list_kind, "apiVersion": info.group_version, "metadata": metadata})
-        return head[:-1] + b',"items":[' + _raw_items(info, page.raw) + b"]}"
+        return head[:-1] + b',"items":[' + _raw_items(info, page.raw, memo) + b"]}"
     kind, api_version = info.kind, info.group_version
     items = []
     gc_was_enabled = gc.isenabled()

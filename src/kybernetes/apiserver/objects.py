@@ -96,6 +96,10 @@ class ObjectStore:
         self.emptying_namespaces: set[str] = set()
         # False when the namespace controller empties Terminating namespaces (deletion.py).
         self.inline_namespace_cleanup = True
+        # Kinds whose writes claim things in the store, by (group, resource): Services' cluster IPs
+        # and node ports (service_alloc.py, installed by the server). Claims are made after
+        # validation, committed after the store write and reverted when it fails.
+        self.allocators: dict[tuple[str, str], Any] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -143,6 +147,8 @@ class ObjectStore:
         if generated:
             m["name"] = meta.generate_name(str(m["generateName"]))
         obj = set_type_meta(info, obj)
+        allocator = self.allocators.get((info.group, info.resource))
+        requested = allocator.requested(obj) if allocator is not None else None
         defaults.apply_defaults(info, obj)
         strategies.complete_create(info, obj)
         _track(info, None, obj, ctx, "")
@@ -156,24 +162,34 @@ class ObjectStore:
             attrs.obj = obj
         crd_strategy.prepare(info, obj, None)  # custom resources: prune, default; CRDs: finalizer
         raise_if_invalid(info, obj, validation.validate_create(info, obj) + crd_strategy.validate(info, obj, None))
-        await self.admission.validate(attrs)
-        if ctx.dry_run:
-            return obj
-        attempts = _GENERATE_NAME_ATTEMPTS if generated else 1
-        for attempt in range(attempts):
-            name = obj["metadata"]["name"]
-            try:
-                rev = await self.store.create(keys.object_key(info, namespace, name), codec.encode(obj))
-            except KeyExistsError as e:
-                if attempt + 1 < attempts:
-                    obj["metadata"]["name"] = meta.generate_name(str(obj["metadata"]["generateName"]))
-                    continue
-                raise translate(e, info, name) from None
-            except StoreError as e:
-                raise translate(e, info, name) from None
-            obj["metadata"]["resourceVersion"] = str(rev)
-            return obj
-        raise AssertionError("unreachable")
+        txn = await allocator.allocate_create(obj, requested, dry_run=ctx.dry_run) if allocator else None
+        stored = False
+        try:
+            await self.admission.validate(attrs)
+            if ctx.dry_run:
+                return obj
+            attempts = _GENERATE_NAME_ATTEMPTS if generated else 1
+            for attempt in range(attempts):
+                name = obj["metadata"]["name"]
+                try:
+                    rev = await self.store.create(keys.object_key(info, namespace, name), codec.encode(obj))
+                except KeyExistsError as e:
+                    if attempt + 1 < attempts:
+                        obj["metadata"]["name"] = meta.generate_name(str(obj["metadata"]["generateName"]))
+                        if txn is not None:  # the claims name the object: claim again under the new name
+                            await txn.revert()
+                            txn = await allocator.allocate_create(obj, requested)
+                        continue
+                    raise translate(e, info, name) from None
+                except StoreError as e:
+                    raise translate(e, info, name) from None
+                stored = True
+                obj["metadata"]["resourceVersion"] = str(rev)
+                return obj
+            raise AssertionError("unreachable")
+        finally:
+            if txn is not None:
+                await (txn.commit() if stored else txn.revert())
 
     # -- update --------------------------------------------------------------------------------
 
@@ -214,29 +230,37 @@ class ObjectStore:
                                       f"Precondition failed: UID in precondition: {wanted_uid}, "
                                       f"UID in object meta: {stored_uid}")
             new = await self._prepare_update(info, namespace, name, wanted, old, ctx, subresource)
-            new_bytes = codec.encode(new)
-            if new_bytes == kv.value:
-                # Nothing changed: no write, no new resourceVersion (as the real server).
-                return set_type_meta(info, old), False
-            if ctx.dry_run:
-                new["metadata"]["resourceVersion"] = str(kv.mod_revision)
-                return new, False
+            allocator = None if subresource else self.allocators.get((info.group, info.resource))
+            txn = await allocator.allocate_update(new, old, dry_run=ctx.dry_run) if allocator else None
+            stored = False
             try:
-                if self._finalized(new):
-                    rev, _ = await self.store.delete(key, kv.mod_revision)
-                    new["metadata"]["resourceVersion"] = str(rev)
-                    if self.on_removed is not None:
-                        await self.on_removed(info, namespace)
+                new_bytes = codec.encode(new)
+                if new_bytes == kv.value:
+                    # Nothing changed: no write, no new resourceVersion (as the real server).
+                    return set_type_meta(info, old), False
+                if ctx.dry_run:
+                    new["metadata"]["resourceVersion"] = str(kv.mod_revision)
                     return new, False
-                rev = await self.store.update(key, new_bytes, kv.mod_revision)
-            except (ConflictError, KeyNotFoundError):
-                if precondition:
-                    raise errors.conflict(info.resource, name, info.group) from None
-                continue  # someone else wrote first: read again and re-apply the change
-            except StoreError as e:
-                raise translate(e, info, name) from None
-            new["metadata"]["resourceVersion"] = str(rev)
-            return new, False
+                try:
+                    if self._finalized(new):
+                        rev, _ = await self.store.delete(key, kv.mod_revision)
+                        new["metadata"]["resourceVersion"] = str(rev)
+                        if self.on_removed is not None:
+                            await self.on_removed(info, namespace)
+                        return new, False
+                    rev = await self.store.update(key, new_bytes, kv.mod_revision)
+                except (ConflictError, KeyNotFoundError):
+                    if precondition:
+                        raise errors.conflict(info.resource, name, info.group) from None
+                    continue  # someone else wrote first: read again and re-apply the change
+                except StoreError as e:
+                    raise translate(e, info, name) from None
+                stored = True
+                new["metadata"]["resourceVersion"] = str(rev)
+                return new, False
+            finally:
+                if txn is not None:
+                    await (txn.commit() if stored else txn.revert())
         raise errors.conflict(info.resource, name, info.group,
                               "too many concurrent writers; please retry")
 

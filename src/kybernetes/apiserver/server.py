@@ -48,10 +48,12 @@ from kybernetes.apiserver.responses import status_errors_middleware
 from kybernetes.apiserver.sa_authenticator import ServiceAccountTokenAuthenticator
 from kybernetes.apiserver.sa_issuer import load_authority
 from kybernetes.apiserver.sa_token_review import AUTHENTICATOR_KEY, TOKEN_REVIEW_PATH, handle_token_review
+from kybernetes.apiserver.service_alloc_setup import serving_on, setup_service_allocation
 from kybernetes.apiserver.serviceaccount_tokens import TOKEN_AUTHORITY_KEY
 from kybernetes.apiserver.streaming import CONNECTOR_KEY, KubeletConnector, build_connector
 from kybernetes.apiserver.warnings import setup_warnings
 from kybernetes.apiserver.watch import WATCH_HUB_KEY, WatchHub
+from kybernetes.apiserver.watch_cache import WATCH_CACHE_KEY, WatchCache
 from kybernetes.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,12 @@ class ApiServerConfig:
     kubelet_client_key: Path | None = None
     kubelet_certificate_authority: Path | None = None
 
+    # Services (service_alloc*.py): the CIDR cluster IPs come from (two, comma-separated, for dual
+    # stack; the first is primary), the node-port range, and the address the `kubernetes` Service's
+    # endpoints name ("": the bind address when specific, else the host's first non-loopback one).
+    service_cluster_ip_range: str = "10.43.0.0/16"
+    service_node_port_range: str = "30000-32767"
+    advertise_address: str = ""
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{Path(self.data_dir).resolve() / 'state.db'}"
@@ -172,6 +180,9 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
     objects.inline_namespace_cleanup = config.inline_namespace_cleanup
     hub = WatchHub(store, registry)
     handlers = ResourceHandlers(objects, registry, hub)
+    watch_cache = WatchCache(store, hub)
+    handlers.watch_cache = watch_cache
+    app[WATCH_CACHE_KEY] = watch_cache
     handlers.authorizer = authorizer
     app[OBJECTS_KEY] = objects
     app[HANDLERS_KEY] = handlers
@@ -197,18 +208,21 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
 
     async def on_startup(app: web.Application) -> None:
         await hub.start()
+        await watch_cache.start(registry)
         await objects.admission.start()
         await ensure_system_namespaces(objects)
         health_checks(app).set_ready()
 
     async def on_shutdown(app: web.Application) -> None:
         health_checks(app).mark_shutting_down()
+        await watch_cache.stop()
         await hub.stop()
         await objects.admission.stop()
         await app[CONNECTOR_KEY].close()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
+    setup_service_allocation(app, config, objects, store, registry)  # starts after the namespaces exist
     return app
 
 
@@ -273,6 +287,7 @@ async def run_apiserver(config: ApiServerConfig, *, stop: asyncio.Event | None =
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
             port = server.sockets[0].getsockname()[1]
+        await serving_on(app, port)
         scheme = "https" if ssl_context is not None else "http"
         host = "127.0.0.1" if config.bind_address in ("0.0.0.0", "::", "") else config.bind_address
         url = f"{scheme}://{host}:{port}"

@@ -77,13 +77,12 @@ def complete_create(info: ResourceInfo, obj: dict[str, Any]) -> None:
 
 def prepare_for_update(info: ResourceInfo, new: dict[str, Any], old: dict[str, Any]) -> None:
     """A main-resource update never changes status when the kind has a status subresource.
-    A Service update that leaves out the allocated cluster IP keeps it (it is immutable)."""
+    A Service update keeps the cluster IPs and node ports it left out, and drops those its new
+    type no longer uses (service_alloc_spec.py)."""
     if _key(info) == ("", "services"):
-        old_spec, new_spec = old.get("spec") or {}, new.get("spec")
-        if isinstance(new_spec, dict) and old_spec.get("clusterIP") and not new_spec.get("clusterIP"):
-            new_spec["clusterIP"] = old_spec["clusterIP"]
-            if old_spec.get("clusterIPs") and not new_spec.get("clusterIPs"):
-                new_spec["clusterIPs"] = old_spec["clusterIPs"]
+        from kybernetes.apiserver.service_alloc_spec import prepare_service_update
+
+        prepare_service_update(new, old)
     if info.has_status:
         if "status" in old:
             new["status"] = old["status"]

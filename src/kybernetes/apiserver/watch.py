@@ -141,6 +141,10 @@ class WatchHub:
                 feed.start()
         return feed
 
+    async def shared_feed(self, prefix: str) -> ResourceFeed:
+        """The running feed for a resource prefix (started now if none): the watch cache's source."""
+        return await self._shared_feed(prefix, None)
+
     def _feed_ended(self, feed: ResourceFeed) -> None:
         if self.feeds.get(feed.prefix) is feed:
             del self.feeds[feed.prefix]

@@ -37,6 +37,8 @@ class ResourceFeed:
         self.history: deque[WatchEvent] = deque()
         self.history_size = history_size
         self.watchers: list[Watcher] = []
+        # Watch caches (watch_cache.py): on_events(batch) before the watchers, on_feed_end().
+        self.listeners: list[Any] = []
         self.private = private
         self.events = 0  # store events seen
         self._on_end = on_end
@@ -89,6 +91,8 @@ class ResourceFeed:
         if self._ready:
             self._dispatch()
         self.ended = True
+        for listener in self.listeners:
+            listener.on_feed_end()
         watchers, self.watchers = self.watchers, []
         for w in watchers:
             if isinstance(error, CompactedError):
@@ -111,6 +115,8 @@ class ResourceFeed:
         while len(history) > self.history_size:
             self.floor = history.popleft().revision
         self.last_revision = batch[-1].revision
+        for listener in self.listeners:
+            listener.on_events(batch)
         try:
             self._fan_out(batch)
         finally:

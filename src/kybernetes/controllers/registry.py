@@ -20,6 +20,7 @@ from kybernetes.controllers.replicaset import ReplicaSetController
 from kybernetes.controllers.replicationcontroller import ReplicationControllerController
 from kybernetes.controllers.rootcacert import RootCACertPublisher
 from kybernetes.controllers.serviceaccount import ServiceAccountsController
+from kybernetes.controllers.servicelb import ServiceLoadBalancerController
 from kybernetes.controllers.statefulset import StatefulSetController
 from kybernetes.controllers.ttl_after_finished import TTLAfterFinishedController
 
@@ -40,6 +41,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
     "replicationcontroller": ReplicationControllerController,
     "root-ca-cert-publisher": RootCACertPublisher,
     "serviceaccount": ServiceAccountsController,
+    "service-lb": ServiceLoadBalancerController,
     "statefulset": StatefulSetController,
     "taint-eviction-controller": TaintEvictionController,
     "ttl-after-finished": TTLAfterFinishedController,
