@@ -107,7 +107,7 @@ def main(nodes: int, replicas: int) -> dict:
     port = free_port()
     data = tmp / "data"
     proc = subprocess.Popen([KYB, "up", "--data-dir", str(data), "--port", str(port), "--bind-address",
-                             "127.0.0.1", "--sim-nodes", str(nodes), "-q", "--no-kubeconfig-merge"], stdout=subprocess.DEVNULL,
+                             "127.0.0.1", "--sim-nodes", str(nodes), "-q", "--no-kubeconfig-merge", "--no-node"], stdout=subprocess.DEVNULL,
                             stderr=open(tmp / "log", "wb"), start_new_session=True)
     env = {**os.environ, "KUBECONFIG": str(data / "kubeconfig"), "KUBECACHEDIR": str(tmp / "cache")}
     try:

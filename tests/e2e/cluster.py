@@ -102,8 +102,11 @@ class KybCluster:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        # No real node unless a test asks for one (--node): real pods outlive `kyb up` by design,
+        # and most e2e tests need only the control plane (and simulated nodes).
+        node = [] if "--node" in self.extra_args else ["--no-node"]
         argv = [self.kyb_path, "up", "--data-dir", str(self.data_dir), "--port", str(self.port),
-                "--bind-address", "127.0.0.1", *self.extra_args]
+                "--bind-address", "127.0.0.1", *node, *self.extra_args]
         with open(self.log_file, "ab") as log:
             log.write(f"\n=== {' '.join(argv)}\n".encode())
             log.flush()

@@ -54,16 +54,24 @@ def _run(coro) -> None:
 @click.option("--inline-namespace-cleanup/--no-inline-namespace-cleanup", default=True, show_default=True,
               help="Empty a deleted namespace inside the apiserver; turn off when the "
                    "controller-manager's namespace controller runs.")
+@click.option("--service-cluster-ip-range", "service_cidr", default="10.43.0.0/16", show_default=True,
+              metavar="CIDR[,CIDR]", help="Where Service cluster IPs come from (IPv4,IPv6 for dual stack).")
+@click.option("--service-node-port-range", "node_port_range", default="30000-32767", show_default=True,
+              metavar="LOW-HIGH", help="Where NodePort and LoadBalancer Services' node ports come from.")
+@click.option("--advertise-address", default="", metavar="IP",
+              help="The address the `kubernetes` Service's endpoints name [default: the bind address, "
+                   "or the host's first non-loopback address].")
 @click.option("--anonymous-admin", is_flag=True,
               help="Treat every request as system:masters. For tests over plain HTTP only.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_file, client_ca_file,
-              token_auth_file, sa_key_file, sa_issuer, api_audiences, inline_namespace_cleanup, anonymous_admin,
-              log_level) -> None:
+              token_auth_file, sa_key_file, sa_issuer, api_audiences, inline_namespace_cleanup, service_cidr,
+              node_port_range, advertise_address, anonymous_admin, log_level) -> None:
     """Run the Kubernetes API server until SIGTERM or Ctrl-C."""
     if (tls_cert_file is None) != (tls_key_file is None):
         raise click.UsageError("--tls-cert-file and --tls-private-key-file go together")
+    _check_service_flags(service_cidr, node_port_range, advertise_address)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from kybernetes.api.errors import ApiError
     from kybernetes.apiserver.authn import TokenFileError
@@ -78,6 +86,8 @@ def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_fi
         service_account_key_file=sa_key_file, service_account_issuer=sa_issuer,
         api_audiences=tuple(a.strip() for a in api_audiences.split(",") if a.strip()),
         inline_namespace_cleanup=inline_namespace_cleanup,
+        service_cluster_ip_range=service_cidr, service_node_port_range=node_port_range,
+        advertise_address=advertise_address,
     )
     try:
         _run(run_apiserver(config))
@@ -92,3 +102,17 @@ def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_fi
             raise  # a bug: keep the traceback
         click.echo(f"kyb apiserver: {e}", err=True)  # one of our typed errors (StoreError, ...)
         sys.exit(1)
+
+
+def _check_service_flags(service_cidr: str, node_port_range: str, advertise_address: str) -> None:
+    import ipaddress
+
+    from kybernetes.apiserver.service_alloc_ranges import parse_node_port_range, parse_service_cidrs
+
+    try:
+        parse_service_cidrs(service_cidr)
+        parse_node_port_range(node_port_range)
+        if advertise_address:
+            ipaddress.ip_address(advertise_address)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None

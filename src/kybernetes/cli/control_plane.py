@@ -20,7 +20,9 @@ from pathlib import Path
 import click
 
 from kybernetes.apiserver.pki import ClusterPki, PkiError, ensure_cluster_pki
+from kybernetes.cli.options import service_cidr as options_service_cidr
 from kybernetes.cli.paths import local_server_url
+from kybernetes.cli.status import ComponentStates
 from kybernetes.client.kubeconfig import admin_kubeconfig, write_kubeconfig
 from kybernetes.util.files import ensure_private_dir
 from kybernetes.util.netaddr import local_addresses, local_hostnames
@@ -39,11 +41,16 @@ class ControlPlane:
     store_url: str
     cluster_cidr: str = "10.42.0.0/16"
     disabled: tuple[str, ...] = ()
+    service_cidr: str = "10.43.0.0/16"
 
 
 def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str,
-            cluster_cidr: str = "10.42.0.0/16", disabled: tuple[str, ...] = ()) -> ControlPlane:
-    """Create (or reuse) the data dir, the PKI and the admin kubeconfig."""
+            cluster_cidr: str = "10.42.0.0/16", disabled: tuple[str, ...] = (),
+            service_cidr: str | None = None) -> ControlPlane:
+    """Create (or reuse) the data dir, the PKI and the admin kubeconfig. ``service_cidr`` defaults
+    to the command's --service-cidr (options.service_cidr)."""
+    if service_cidr is None:
+        service_cidr = options_service_cidr()
     ensure_private_dir(data_dir)
     hosts = [*local_addresses(), *local_hostnames()]
     if bind_address not in ("0.0.0.0", "::", ""):
@@ -57,7 +64,7 @@ def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str,
     write_kubeconfig(kubeconfig, admin_kubeconfig(
         server_url, pki.ca.cert_pem, pki.admin_cert_file.read_bytes(), pki.admin_key_file.read_bytes()))
     return ControlPlane(data_dir, pki, kubeconfig, server_url, bind_address, port, store_url,
-                        cluster_cidr, tuple(disabled))
+                        cluster_cidr, tuple(disabled), service_cidr)
 
 
 def apiserver_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
@@ -68,6 +75,7 @@ def apiserver_spec(plane: ControlPlane, *, quiet: bool = False) -> ChildSpec:
             "--tls-cert-file", str(plane.pki.serving_cert_file),
             "--tls-private-key-file", str(plane.pki.serving_key_file),
             "--client-ca-file", str(plane.pki.ca_cert_file),
+            "--service-cluster-ip-range", plane.service_cidr,
             # The controller-manager's namespace controller empties deleted namespaces.
             *(["--no-inline-namespace-cleanup"] if "controller-manager" not in plane.disabled else []),
             "--log-level", "warning" if quiet else "info"]
@@ -115,14 +123,20 @@ def simulated_nodes_spec(plane: ControlPlane, count: int, *, quiet: bool = False
     return ChildSpec("simulated-nodes", argv)
 
 
-def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready) -> int:
-    """Run ``specs`` in the foreground until SIGTERM/SIGINT; the process exit code."""
+def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready, state_file: Path | None = None) -> int:
+    """Run ``specs`` in the foreground until SIGTERM/SIGINT; the process exit code. With ``state_file``
+    (DATA_DIR/run/components.json) every child's pid, state and restarts are kept there for `kyb status`."""
+    states = ComponentStates(state_file, [s.name for s in specs]) if state_file else None
 
     def ready(name: str, pid: int) -> None:
+        if states:
+            states.update(name, pid=pid, state="running")
         if not quiet:
             click.echo(f"  {click.style('✓', fg='green')} {name:<20} running (pid {pid})")
 
     def restarted(name: str, code: int) -> None:
+        if states:
+            states.update(name, state="restarting", last_exit_code=code, restarts=states.components[name].restarts + 1)
         click.echo(f"  {click.style('!', fg='yellow')} {name} exited (code {code}); restarting", err=True)
 
     async def main() -> int:
@@ -139,6 +153,8 @@ def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready) -> int:
             return 1
         finally:
             watcher.cancel()
+            if states:
+                states.stopped()
         if not quiet:
             click.echo("stopped")
         return 0

@@ -1,0 +1,193 @@
+"""Pod start latency on a real node, beside a bare ``runc run`` of the same image (issue 5).
+
+One process runs the real apiserver (in memory) and the machine's kubelet (runc + conmon, CNI),
+with a busybox image already in the node's store. Measured, each in the same run:
+- bare runc: ``runc run`` of the image's rootfs running ``true`` (create + start + exit + delete),
+- pod created -> Running seen through a watch, hostNetwork pods (no CNI): p50 / p99,
+- the same with the pod network (CNI bridge ADD), reported separately,
+- sustained: N pods created at once, pods started per second until all are Running.
+Issue 5 goals: p50 within raw runc + 100 ms without network, p99 <= 1 s, >= 15 starts/s.
+Needs root, runc, conmon and busybox-static. --quick runs in well under a minute. The last line
+is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+IMAGE = "docker.io/library/busybox:bench"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def bare_runc(store, image_id: str, work: Path, runs: int) -> list[float]:
+    """Seconds per ``runc run`` of ``true`` in a copy of the image's rootfs (no network, no conmon)."""
+    from kybernetes.kubelet.images import rootfs
+
+    bundle = work / "bundle"
+    bundle.mkdir()
+    mount = rootfs.prepare_rootfs(store, image_id, "bench-bare")
+    try:
+        subprocess.run(["runc", "spec", "--rootless"], cwd=bundle, check=True)
+        config = json.loads((bundle / "config.json").read_text())
+        config["root"] = {"path": mount.path, "readonly": False}
+        config["process"]["args"], config["process"]["terminal"] = ["true"], False
+        (bundle / "config.json").write_text(json.dumps(config))
+        root = str(work / "runc-root")
+        times = []
+        for i in range(runs):
+            started = time.perf_counter()
+            subprocess.run(["runc", "--root", root, "run", "-b", str(bundle), f"bench-{i}"], check=True,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+        return times
+    finally:
+        rootfs.release_rootfs(store, "bench-bare")
+
+
+def pod(name: str, node: str, host_network: bool) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "pod-start"}},
+            "spec": {"nodeName": node, "hostNetwork": host_network, "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "main", "image": IMAGE, "imagePullPolicy": "Never",
+                                     "command": ["sleep", "3600"]}]}}
+
+
+async def start_pods(client, node: str, names: list[str], host_network: bool) -> dict[str, float]:
+    """Create the pods at once; seconds from each create to its Running event on a watch."""
+    from kybernetes.client.resource import PODS
+
+    listed = await client.list(PODS, "default")
+    created: dict[str, float] = {}
+    running: dict[str, float] = {}
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        async with client.watch(PODS, "default", resource_version=listed["metadata"]["resourceVersion"],
+                                label_selector="bench=pod-start") as events:
+            async for event in events:
+                obj = event.object
+                name = (obj.get("metadata") or {}).get("name")
+                if name in created and name not in running and (obj.get("status") or {}).get("phase") == "Running":
+                    running[name] = time.perf_counter() - created[name]
+                    if len(running) == len(names):
+                        done.set()
+                        return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.05)
+
+    async def create(name: str) -> None:
+        created[name] = time.perf_counter()
+        await client.create(PODS, pod(name, node, host_network), "default")
+
+    await asyncio.gather(*(create(n) for n in names))
+    try:
+        await asyncio.wait_for(done.wait(), 120)
+    finally:
+        watcher.cancel()
+    return running
+
+
+async def delete_all(client, node) -> None:
+    from kybernetes.client.resource import PODS
+
+    await client.delete_collection(PODS, "default", label_selector="bench=pod-start")
+    for _ in range(600):
+        if not (await client.list(PODS, "default"))["items"] and not await node.runtime.list_pod_sandbox():
+            return
+        await asyncio.sleep(0.1)
+
+
+async def sequential(client, node, count: int, host_network: bool) -> list[float]:
+    times = []
+    for _ in range(count):
+        name = f"seq-{uuid.uuid4().hex[:8]}"
+        times += (await start_pods(client, node.name, [name], host_network)).values()
+    await delete_all(client, node)
+    return times
+
+
+async def main(args: argparse.Namespace) -> dict:
+    from tests.support.oci import build_image, busybox_layer, write_oci_archive
+
+    from kybernetes.client.resource import CONFIGMAPS, NODES, SERVICEACCOUNTS
+    from kybernetes.kubelet.images.archive import import_archive
+    from kybernetes.kubelet.real_node import RealNodeOptions, build_real_node
+    from kybernetes.testing.apiserver import TestApiServer
+
+    work = Path(tempfile.mkdtemp(prefix="kyb-bench-pod-start-"))
+    result: dict = {}
+    try:
+        archive = work / "busybox.tar"
+        write_oci_archive(archive, build_image([busybox_layer()], cmd=["sh"]), IMAGE)
+        async with TestApiServer() as srv, srv.client() as client:
+            node = await build_real_node(client, RealNodeOptions(work / "data", node_name="bench-node",
+                                                                 node_ip="127.0.0.1", stop_pods=True))
+            imported = import_archive(node.images.store, archive, node.images.platform)
+            image_id = imported[0].record.id
+            await client.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                  "metadata": {"name": "default"}}, "default")
+            await client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                             "metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ""}},
+                                "default")
+            task = asyncio.create_task(node.run())
+            try:
+                await node.group.ready.wait()
+                await node.kubelet.agent.registered.wait()
+                await client.patch(NODES, node.name, {"spec": {"podCIDR": f"10.{args.cidr_octet}.0.0/24"}})
+                bare = await asyncio.to_thread(bare_runc, node.images.store, image_id, work, args.runs)
+                await sequential(client, node, 2, True)  # warm-up: first sandbox, caches
+                host = await sequential(client, node, args.runs, True)
+                cni = await sequential(client, node, args.runs, False)
+                started = time.perf_counter()
+                names = [f"burst-{i}" for i in range(args.burst)]
+                burst = await start_pods(client, node.name, names, False)
+                elapsed = time.perf_counter() - started
+                await delete_all(client, node)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                await node.network.uninstall()
+        ms = lambda xs, p: round(percentile(xs, p) * 1000, 1)  # noqa: E731
+        result = {
+            "bare_runc_p50_ms": ms(bare, 50), "bare_runc_p99_ms": ms(bare, 99),
+            "host_network_p50_ms": ms(host, 50), "host_network_p99_ms": ms(host, 99),
+            "cni_p50_ms": ms(cni, 50), "cni_p99_ms": ms(cni, 99),
+            "cni_extra_p50_ms": round((statistics.median(cni) - statistics.median(host)) * 1000, 1),
+            "burst_pods": args.burst, "burst_seconds": round(elapsed, 2),
+            "starts_per_second": round(len(burst) / elapsed, 1), "runs": args.runs,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer runs (well under a minute)")
+    parser.add_argument("--runs", type=int, default=0)
+    parser.add_argument("--burst", type=int, default=0)
+    parser.add_argument("--cidr-octet", type=int, default=207, help="pods get 10.N.0.0/24")
+    options = parser.parse_args()
+    options.runs = options.runs or (10 if options.quick else 40)
+    options.burst = options.burst or (20 if options.quick else 60)
+    figures = asyncio.run(main(options))
+    for key, value in figures.items():
+        print(f"{key:>22}: {value}")
+    print(json.dumps(figures))
