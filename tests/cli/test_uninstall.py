@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -101,7 +102,8 @@ def test_uninstall_purge_leaves_the_host_as_it_found_it(tmp_path, monkeypatch):
     with _registry(tmp_path, real) as node_args:
         cidr = f"10.{200 + (free_port() % 50)}.0.0/16"
         cluster = KybCluster(root, free_port(), ("--sim-nodes", "1", "--cluster-cidr", cidr, *node_args,
-                                                 *([] if real else ["--disable", "kubelet"])))
+                                                 *(["--node"] if real else ["--disable", "kubelet"])))
+        cluster.up_env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}  # merge into $HOME
         try:
             cluster.start()
             nodes = _wait(lambda: _ready_nodes(cluster, 2 if real else 1), 60, "nodes Ready", cluster.log_tail)

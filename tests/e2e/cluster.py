@@ -87,6 +87,9 @@ class KybCluster:
         self.env.pop("HTTPS_PROXY", None)
         self.env.pop("https_proxy", None)
         self.process: subprocess.Popen | None = None
+        # The environment `kyb up` itself gets (default: self.env, whose KUBECONFIG is the data
+        # dir's own file, so kyb up merges into nothing of the host's).
+        self.up_env: dict[str, str] | None = None
 
     @classmethod
     def start_new(cls, *extra_args: str) -> KybCluster:
@@ -110,7 +113,7 @@ class KybCluster:
         with open(self.log_file, "ab") as log:
             log.write(f"\n=== {' '.join(argv)}\n".encode())
             log.flush()
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.up_env or self.env,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.wait_ready()
 
