@@ -12,6 +12,7 @@ from kybernetes.cli.doctor import doctor
 from kybernetes.cli.images import images
 from kybernetes.cli.kubeconfig import kubeconfig
 from kybernetes.cli.kubelet import kubelet
+from kybernetes.cli.proxy import proxy
 from kybernetes.cli.scheduler import scheduler
 from kybernetes.cli.server import server
 from kybernetes.cli.simulate_nodes import simulate_nodes
@@ -34,6 +35,7 @@ cli.add_command(up)
 cli.add_command(kubeconfig)
 cli.add_command(scheduler)
 cli.add_command(simulate_nodes)
+cli.add_command(proxy)
 cli.add_command(dns)
 cli.add_command(images)
 cli.add_command(kubelet)

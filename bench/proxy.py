@@ -1,0 +1,217 @@
+"""Benchmark the service proxy's iptables programming against a raw iptables-restore of the same rules.
+
+    .venv/bin/python bench/proxy.py [--quick] [--sizes 1000,5000,10000] [--raw-cap SECONDS]
+
+Root only; every chain carries a random prefix of its own (KB<hex>) and is removed at the end.
+For each size N (services with 5 endpoints each, as in the issue):
+  raw          the complete rule set as ONE iptables-restore --noflush (capped at --raw-cap seconds;
+               a capped run is killed, so nothing is committed, and reported as a lower bound)
+  full sync    the proxier's full sync of the same services (staged in batches above
+               chunk_chains chains)                                   goal: within 1.5x raw
+  one change   at the largest N: one endpoint removed from one service, partial sync
+                                                                      goal: <= 100 ms at 10k
+Then network programming latency at 1k services (200 with --quick): a real apiserver in this
+process, the ServiceProxy with its defaults (minSyncPeriod 1 s), endpoint changes at 5/s,
+change written -> the sync carrying it finished; p50 and p99         goal: p50 <= 1 s
+The LAST line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from kybernetes.client.resource import ENDPOINTSLICES, NAMESPACES, SERVICES  # noqa: E402
+from kybernetes.proxy import (  # noqa: E402
+    Proxier,
+    ProxyConfig,
+    ServiceProxy,
+    cleanup,
+    rules_table,  # noqa: E402
+)
+from kybernetes.proxy.iptables import Iptables, IptablesError, chain_names  # noqa: E402
+from kybernetes.proxy.names import ChainNames  # noqa: E402
+
+ENDPOINTS = 5
+
+
+def service(i: int) -> dict:
+    return {"metadata": {"namespace": "bench", "name": f"svc-{i}"},
+            "spec": {"clusterIP": f"10.{96 + i // 65536}.{(i // 256) % 256}.{i % 256}",
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}
+
+
+def endpoint_slice(i: int, count: int = ENDPOINTS) -> dict:
+    return {"metadata": {"namespace": "bench", "name": f"svc-{i}-x", "labels": {"kubernetes.io/service-name": f"svc-{i}"}},
+            "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [f"10.{200 + e}.{(i // 256) % 256}.{i % 256}"], "nodeName": "bench-node"}
+                          for e in range(count)]}
+
+
+def loaded_proxier(iptables: Iptables, prefix: str, n: int) -> Proxier:
+    proxier = Proxier(iptables, ProxyConfig(node_name="bench-node", cluster_cidr="10.200.0.0/13",
+                                            chain_prefix=prefix, localhost_nodeports=False))
+    for i in range(n):
+        proxier.on_service(service(i))
+        proxier.on_slice(endpoint_slice(i))
+    proxier.services_synced = proxier.slices_synced = True
+    return proxier
+
+
+async def remove_prefix(iptables: Iptables, prefix: str) -> None:
+    """Our chains, flushed then deleted in batches (one huge batch is slow on iptables-nft), then the rest."""
+    names = ChainNames(prefix)
+    ours = sorted(c for c in chain_names(await iptables.save("nat")) if names.is_ours(c))
+    for i in range(0, len(ours), 2000):
+        await iptables.restore(rules_table.flush_only(ours[i:i + 2000]))
+    chains = [c for c in ours if names.is_service_chain(c)]
+    for i in range(0, len(chains), 2000):
+        await iptables.restore(rules_table.delete_only(chains[i:i + 2000]))
+    await cleanup(iptables, prefix)
+
+
+async def raw_restore(iptables: Iptables, proxier: Proxier, cap: float) -> tuple[float | None, float]:
+    """Seconds for one restore of the whole rule set (None when it ran past ``cap``)."""
+    for key in list(proxier._services):
+        proxier._derive(key, proxier._context())
+    opts = proxier._table_options(canary=False)
+    lines = rules_table.filter_table(opts, proxier._rules.values())
+    lines += rules_table.nat_table(opts, proxier._rules, None)
+    raw = Iptables(iptables.backend, timeout=cap)
+    start = time.perf_counter()
+    try:
+        await raw.restore(lines)
+    except TimeoutError:
+        return None, time.perf_counter() - start
+    return time.perf_counter() - start, time.perf_counter() - start
+
+
+async def size_run(iptables: Iptables, n: int, cap: float, one_change: bool) -> dict:
+    prefix = "KB" + secrets.token_hex(2).upper()
+    out: dict = {"services": n, "endpoints": n * ENDPOINTS}
+    try:
+        proxier = loaded_proxier(iptables, prefix, n)
+        raw, waited = await raw_restore(iptables, proxier, cap)
+        out["raw_restore_s"] = round(raw, 3) if raw is not None else None
+        if raw is None:
+            out["raw_restore_over_s"] = round(waited, 1)
+        await remove_prefix(iptables, prefix)
+        proxier = loaded_proxier(iptables, prefix, n)
+        start = time.perf_counter()
+        await proxier.sync()
+        out["full_sync_s"] = round(time.perf_counter() - start, 3)
+        out["full_sync_batches"] = iptables.restores
+        if raw:
+            out["full_vs_raw"] = round(out["full_sync_s"] / raw, 2)
+        if one_change:
+            proxier.on_slice(endpoint_slice(n // 2, ENDPOINTS - 1))
+            start = time.perf_counter()
+            await proxier.sync()
+            out["one_change_s"] = round(time.perf_counter() - start, 4)
+            proxier.on_slice(endpoint_slice(n // 3, ENDPOINTS - 1))
+            start = time.perf_counter()
+            await proxier.sync()
+            out["one_change_again_s"] = round(time.perf_counter() - start, 4)
+    finally:
+        await remove_prefix(iptables, prefix)
+    return out
+
+
+async def latency_run(iptables: Iptables, n: int, changes: int) -> dict:
+    from kybernetes.testing import TestApiServer
+
+    prefix = "KB" + secrets.token_hex(2).upper()
+    async with TestApiServer() as srv:
+        client = srv.client()
+        await client.create(NAMESPACES, {"metadata": {"name": "bench"}})
+        sem = asyncio.Semaphore(32)
+
+        async def make(i: int) -> None:
+            async with sem:
+                body = service(i)
+                body["spec"].pop("clusterIP")
+                await client.create(SERVICES, body, "bench")
+                await client.create(ENDPOINTSLICES, endpoint_slice(i), "bench")
+
+        await asyncio.gather(*(make(i) for i in range(n)))
+        proxy = ServiceProxy(client, ProxyConfig(node_name="bench-node", cluster_cidr="10.200.0.0/13",
+                                                 chain_prefix=prefix, localhost_nodeports=False), iptables=iptables)
+        latencies: list[float] = []
+        waiting: dict[str, float] = {}
+
+        def listener(pending: dict[str, float], done: float) -> None:
+            for key in pending:
+                if key in waiting:
+                    latencies.append(time.monotonic() - waiting.pop(key))
+
+        proxy.proxier.listeners.append(listener)
+        try:
+            proxy.start()
+            while proxy.proxier.syncs == 0:
+                await asyncio.sleep(0.05)
+            for c in range(changes):
+                i = (c * 7919) % n
+                current = await client.get(ENDPOINTSLICES, f"svc-{i}-x", "bench")
+                current["endpoints"] = current["endpoints"][:-1] if len(current["endpoints"]) > 1 else \
+                    endpoint_slice(i)["endpoints"]
+                waiting[f"bench/svc-{i}"] = time.monotonic()
+                await client.update(ENDPOINTSLICES, current, "bench")
+                await asyncio.sleep(0.2)
+            deadline = time.monotonic() + 15
+            while waiting and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            await proxy.stop()
+            await remove_prefix(iptables, prefix)
+    latencies.sort()
+    return {"services": n, "changes": changes, "measured": len(latencies),
+            "p50_s": round(statistics.median(latencies), 3) if latencies else None,
+            "p99_s": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 3) if latencies else None}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    parser.add_argument("--sizes", default="", help="comma-separated service counts [1000,5000,10000]")
+    parser.add_argument("--raw-cap", type=float, default=0, help="give up on the raw restore after this many s")
+    parser.add_argument("--latency-services", type=int, default=0)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench/proxy.py needs root (it programs iptables)")
+    sizes = [int(s) for s in args.sizes.split(",") if s] or ([100, 300] if args.quick else [1000, 5000, 10000])
+    cap = args.raw_cap or (20.0 if args.quick else 300.0)
+    latency_n = args.latency_services or (200 if args.quick else 1000)
+    iptables = Iptables()
+    result: dict = {"backend": iptables.backend.mode, "sizes": [], "quick": args.quick}
+    for n in sizes:
+        iptables.restores = 0
+        figures = await size_run(iptables, n, cap, one_change=(n == max(sizes)))
+        print(json.dumps(figures), flush=True)
+        result["sizes"].append(figures)
+    result["latency"] = await latency_run(iptables, latency_n, 10 if args.quick else 50)
+    print(json.dumps(result["latency"]), flush=True)
+    largest = result["sizes"][-1]
+    result["goals"] = {
+        "full_sync_within_1.5x_raw": all(s.get("full_vs_raw", 0) <= 1.5 or s.get("raw_restore_s") is None
+                                         for s in result["sizes"]),
+        "one_change_at_largest_le_100ms": largest.get("one_change_s", 1e9) <= 0.1,
+        "p50_latency_le_1s": (result["latency"]["p50_s"] or 1e9) <= 1.0,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except IptablesError as e:
+        sys.exit(f"iptables failed: {e}")

@@ -1,0 +1,23 @@
+"""kybernetes.proxy: the Service proxy (kube-proxy's iptables mode), run as ``kyb proxy``.
+
+    Services, EndpointSlices ──informers──► Proxier ──► iptables-restore --noflush (our chains only)
+                                              │
+        model.py         objects -> ServicePort / Endpoint values (pure)
+        topology.py      which endpoints serve cluster / node-local traffic (ready, then terminating)
+        names.py         KUBE-SVC-/SVL-/EXT-/FW-/SEP-<hash> chain names (prefix configurable)
+        rules_service.py one service's rules (pure, golden-tested)
+        rules_table.py   the top-level chains and the restore input of a sync
+        proxier.py       partial and full syncs, stale chains, canary, UDP conntrack
+        sync_runner.py   minSyncPeriod rate limit + periodic resync
+        iptables.py      the iptables binaries of the host's backend
+        cleanup.py       remove everything (``kyb proxy --cleanup``, uninstall)
+        run.py           ServiceProxy: informers + proxier + loop
+
+This package imports only kybernetes.client, kybernetes.api and kybernetes.util.
+"""
+
+from kybernetes.proxy.cleanup import cleanup
+from kybernetes.proxy.proxier import Proxier, ProxyConfig
+from kybernetes.proxy.run import ServiceProxy, run_service_proxy
+
+__all__ = ["ProxyConfig", "Proxier", "ServiceProxy", "cleanup", "run_service_proxy"]
