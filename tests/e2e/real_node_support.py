@@ -30,6 +30,8 @@ import yaml
 from kybernetes.kubelet.network import PodNetwork
 from kybernetes.kubelet.real_machine import HostNames
 from kybernetes.kubelet.runtime.runc import cgroups, linux
+from kybernetes.proxy import cleanup as proxy_cleanup
+from kybernetes.proxy.iptables import Iptables, detect_backend
 from tests.support.oci import build_image, busybox_layer, push_image
 from tests.support.registry import LocalRegistry
 
@@ -170,6 +172,8 @@ def real_cluster(tmp: Path) -> Iterator[RealCluster]:
                 cluster.stop()
                 report = asyncio.run(PodNetwork(cluster.data_dir, network_name=rc.names.network,
                                                 bridge_name=rc.names.bridge).uninstall())
+                # kyb up's node runs the Service proxy too: its chains go with the cluster.
+                asyncio.run(proxy_cleanup(Iptables(detect_backend("auto"))))
                 leaked = {k: v for k, v in rc.host_state().items() if v}
                 if rc.names.run_dir.exists():
                     leaked["run dir"] = [str(p) for p in rc.names.run_dir.rglob("*")] or [str(rc.names.run_dir)]

@@ -23,6 +23,68 @@ from kybernetes.cli.options import resolve_data_dir
 AGENT_COMPONENTS = ("proxy", "dns")
 
 
+def dns_listen_port(address: str, preferred: int = 53) -> int:
+    """Port 53 on ``address`` when both UDP and TCP are free there, else a free high port (both
+    protocols): the kube-dns Service's targetPort then points at it, so pods still ask port 53."""
+    import socket
+
+    def free(port: int) -> int:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as tcp, socket.socket(family, socket.SOCK_DGRAM) as udp:
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((address, port))
+            udp.bind((address, tcp.getsockname()[1]))
+            return tcp.getsockname()[1]
+
+    for port in (preferred, 0, 0, 0):
+        try:
+            return free(port)
+        except OSError:
+            continue
+    raise click.ClickException(f"no free port for the cluster DNS on {address}")
+
+
+def cluster_dns_ip(service_cidr: str) -> str:
+    """The kube-dns Service's cluster IP: the tenth address of the (first) service CIDR, as k3s
+    picks it (10.43.0.10 for 10.43.0.0/16)."""
+    import ipaddress
+
+    network = ipaddress.ip_network(service_cidr.split(",")[0].strip(), strict=False)
+    return str(network.network_address + 10)
+
+
+def node_service_specs(*, kubeconfig: Path, node_name: str, node_address: str, cluster_cidr: str = "",
+                       dns_service_ip: str = "", disabled: tuple[str, ...] = (), quiet: bool = False) -> list:
+    """The node's service proxy (``kyb proxy``) and cluster DNS (``kyb dns``) children. With
+    ``dns_service_ip`` the DNS server registers the kube-dns Service at that cluster IP with this
+    node's address and port behind it (the proxy DNATs the cluster IP there); without, pods are
+    given the node's address directly and the server listens on port 53."""
+    from kybernetes.util.supervisor import ChildSpec
+
+    level = "warning" if quiet else "info"
+    specs = []
+    if "proxy" not in disabled:
+        argv = [sys.executable, "-m", "kybernetes.cli", "proxy", "--kubeconfig", str(kubeconfig),
+                "--node-name", node_name, "--node-ip", node_address, "--log-level", level]
+        if cluster_cidr:
+            argv += ["--cluster-cidr", cluster_cidr]
+        specs.append(ChildSpec("proxy", argv))
+    if "dns" not in disabled:
+        argv = [sys.executable, "-m", "kybernetes.cli", "dns", "--kubeconfig", str(kubeconfig), "--log-level", level]
+        if dns_service_ip:
+            port = dns_listen_port(node_address)
+            argv += ["--listen", _join_host_port(node_address, port), "--dns-service-ip", dns_service_ip,
+                     "--node-name", node_name, "--advertise-address", node_address]
+        else:
+            argv += ["--listen", _join_host_port(node_address, 53)]
+        specs.append(ChildSpec("dns", argv))
+    return specs
+
+
+def _join_host_port(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: str, registry_config: Path | None,
                 kubelet_port: int, tls: tuple[Path | None, Path | None, Path | None], disabled: tuple[str, ...],
                 stop_pods: bool, quiet: bool) -> list:
@@ -33,15 +95,9 @@ def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: st
     name = node_name or default_node_name()
     address = node_ip or primary_address()
     level = "warning" if quiet else "info"
-    specs = []
-    if "proxy" not in disabled:
-        specs.append(ChildSpec("proxy", [sys.executable, "-m", "kybernetes.cli", "proxy", "--kubeconfig",
-                                         str(kubeconfig), "--node-name", name, "--node-ip", address,
-                                         "--log-level", level]))
+    specs = node_service_specs(kubeconfig=kubeconfig, node_name=name, node_address=address, disabled=disabled,
+                               quiet=quiet)
     dns = "dns" not in disabled
-    if dns:
-        specs.append(ChildSpec("dns", [sys.executable, "-m", "kybernetes.cli", "dns", "--kubeconfig", str(kubeconfig),
-                                       "--listen", f"{address}:53", "--log-level", level]))
     argv = [sys.executable, "-m", "kybernetes.cli", "kubelet", "--kubeconfig", str(kubeconfig),
             "--data-dir", str(data_dir), "--node-name", name, "--node-ip", address,
             "--kubelet-port", str(kubelet_port), "--log-level", level]

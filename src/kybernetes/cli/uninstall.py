@@ -8,8 +8,8 @@
                    ``runc --root RUN_DIR/runc list`` entries deleted by force, processes left in
                    our cgroups killed, the cgroups removed
     3. network     the pod network's uninstall (CNI DEL of every attachment, the bridge, host-local
-                   state, our iptables chains, the sysctls we changed); the Service proxy's rules
-                   when kybernetes.proxy exists
+                   state, our iptables chains, the sysctls we changed); the Service proxy's chains
+                   and rules (``kyb proxy --cleanup``)
     4. mounts      whatever is still mounted under the data dir or the node's /run dir, deepest first
     5. files       the node's /run dir and DATA_DIR/run; with --purge the data dir itself and the
                    ``kybernetes`` context `kyb up` merged into ~/.kube/config
@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
-import inspect
 import os
 import shutil
 import signal
@@ -200,20 +197,17 @@ def remove_network(data_dir: Path, steps: Steps) -> None:
 
 
 def _proxy_uninstall(data_dir: Path, steps: Steps) -> None:
-    """The Service proxy's rules, through kybernetes.proxy's ``uninstall(data_dir)`` when it exists."""
-    if importlib.util.find_spec("kybernetes.proxy") is None:
-        return
+    """The Service proxy's chains and jump rules (what ``kyb proxy --cleanup`` removes)."""
+    from kybernetes.proxy import cleanup
+    from kybernetes.proxy.iptables import Iptables, IptablesError, detect_backend
+
     try:
-        module = importlib.import_module("kybernetes.proxy")
-        uninstall = getattr(module, "uninstall", None)
-        if uninstall is None:
-            return
-        result = uninstall(data_dir)
-        if inspect.isawaitable(result):
-            asyncio.run(result)
-        steps.done("removed the Service proxy's rules")
-    except Exception as e:
-        steps.failed(f"proxy uninstall: {e}")
+        removed = asyncio.run(cleanup(Iptables(detect_backend("auto"))))
+    except (IptablesError, OSError, ValueError) as e:
+        steps.failed(f"proxy cleanup: {e}")
+        return
+    if removed:
+        steps.done("removed the Service proxy's iptables chains and rules")
 
 
 def unmount_leftovers(data_dir: Path, steps: Steps) -> None:

@@ -1,7 +1,8 @@
 """``kyb up``: a whole cluster on this machine, in the foreground.
 
 The control plane (see control_plane.py), with --node this machine's node (``kyb kubelet``,
-runc containers; see cli/kubelet.py) and, with --sim-nodes N, simulated nodes beside it. Starting
+runc containers, see cli/kubelet.py; the service proxy ``kyb proxy`` and the cluster DNS ``kyb dns``
+behind the kube-dns Service, see cli/agent.py) and, with --sim-nodes N, simulated nodes beside it. Starting
 again on the same --data-dir keeps every object: the store, the CA and the certificates are
 reused, only the kubeconfig is rewritten (the port may have changed). Pods keep running when
 ``kyb up`` stops, as with k3s, unless --stop-pods is given; the next start takes them over.
@@ -18,6 +19,7 @@ from pathlib import Path
 import click
 
 from kybernetes import KUBERNETES_VERSION, __version__
+from kybernetes.cli.agent import cluster_dns_ip, node_service_specs
 from kybernetes.cli.control_plane import control_plane_specs, prepare, run_supervised, simulated_nodes_spec
 from kybernetes.cli.kubelet import kubelet_spec
 from kybernetes.cli.options import cluster_options, resolve_data_dir
@@ -61,13 +63,31 @@ def up(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet, s
 
     specs = control_plane_specs(plane, quiet=quiet)
     if run_node and "kubelet" not in disabled:
-        specs.append(kubelet_spec(plane, node_name=node_name, node_ip=node_ip, kubelet_port=kubelet_port,
-                                  registry_config=registry_config, stop_pods=stop_pods, quiet=quiet))
+        specs += node_specs(plane, node_name=node_name, node_ip=node_ip, kubelet_port=kubelet_port,
+                            registry_config=registry_config, stop_pods=stop_pods, quiet=quiet)
     if sim_nodes:
         specs.append(simulated_nodes_spec(plane, sim_nodes, quiet=quiet))
     with pid_file(data_dir / PID_FILE):
         code = run_supervised(specs, quiet=quiet, on_all_ready=all_ready, state_file=data_dir / COMPONENTS_FILE)
     sys.exit(code)
+
+
+def node_specs(plane, *, node_name: str, node_ip: str, kubelet_port: int, registry_config: Path | None,
+               stop_pods: bool, quiet: bool) -> list:
+    """This machine's node: the service proxy and the cluster DNS (unless --disable'd), then the
+    kubelet, which gives pods the kube-dns Service's cluster IP as their nameserver."""
+    from kybernetes.kubelet.real_machine import node_name as default_node_name
+    from kybernetes.kubelet.real_machine import primary_address
+
+    name = node_name or default_node_name()
+    address = node_ip or (plane.bind_address if plane.bind_address not in ("0.0.0.0", "::", "") else "")
+    dns_ip = cluster_dns_ip(plane.service_cidr) if "dns" not in plane.disabled else ""
+    specs = node_service_specs(kubeconfig=plane.kubeconfig, node_name=name, node_address=address or primary_address(),
+                               cluster_cidr=plane.cluster_cidr, dns_service_ip=dns_ip, disabled=plane.disabled,
+                               quiet=quiet)
+    specs.append(kubelet_spec(plane, node_name=name, node_ip=address, kubelet_port=kubelet_port,
+                              registry_config=registry_config, cluster_dns=dns_ip, stop_pods=stop_pods, quiet=quiet))
+    return specs
 
 
 def refuse_if_running(path: Path) -> None:
