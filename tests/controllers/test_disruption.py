@@ -12,22 +12,10 @@ from kybernetes.client import ApiClient, SharedInformerFactory
 from kybernetes.client.resource import DEPLOYMENTS, PODDISRUPTIONBUDGETS, PODS, REPLICASETS, STATEFULSETS
 from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.disruption import DisruptionController, SyncError, scaled_value
-from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
 from kybernetes.util.clock import FakeClock
 
 LABELS = {"app": "web"}
 TEMPLATE = {"metadata": {"labels": LABELS}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
-
-
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
 
 
 @contextlib.asynccontextmanager

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import pytest
-
 from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import ENDPOINTS, PODS, SERVICES
 from kybernetes.controllers.base import ControllerContext
@@ -16,7 +14,6 @@ from kybernetes.controllers.endpoints_pods import find_port
 from kybernetes.controllers.endpoints_subsets import repack, truncate
 from kybernetes.controllers.manager import ControllerManager
 from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
 from kybernetes.testing.waiting import eventually
 from kybernetes.util.clock import FakeClock
 
@@ -75,16 +72,6 @@ def test_truncate_keeps_each_subsets_share():
 
 
 # -- reconcile steps -----------------------------------------------------------------------------------
-
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
-
 
 @contextlib.asynccontextmanager
 async def controller(client, **options):

@@ -20,7 +20,6 @@ from kybernetes.controllers.endpointslice_reconciler import (
 )
 from kybernetes.controllers.manager import ControllerManager
 from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
 from kybernetes.testing.waiting import eventually
 from kybernetes.util.clock import FakeClock
 
@@ -43,16 +42,6 @@ def service(name="web", selector=None, ports=None, **spec):
                      "ports": ports if ports is not None else [
                          {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}],
                      **spec}}
-
-
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
 
 
 @contextlib.asynccontextmanager

@@ -22,6 +22,7 @@ from kybernetes.controllers.garbagecollector import GarbageCollector
 from kybernetes.controllers.garbagecollector_refs import remove_refs_patch
 from kybernetes.testing.apiserver import TestApiServer
 from kybernetes.testing.recording import RecordingClient
+from kybernetes.testing.waiting import eventually
 
 LABELS = {"app": "web"}
 TEMPLATE = {"metadata": {"labels": LABELS}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
@@ -59,15 +60,6 @@ async def collector(client, *, run=True):
         await informers.shutdown()
 
 
-async def eventually(check, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{check.__name__} not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def ref(owner, *, controller=True, block=True):

@@ -17,6 +17,7 @@ from kybernetes.controllers.namespace import NamespaceController
 from kybernetes.controllers.namespace_deleter import ContentReport, updated_conditions
 from kybernetes.testing.apiserver import TestApiServer
 from kybernetes.testing.recording import RecordingClient
+from kybernetes.testing.waiting import eventually
 
 
 class ControllerApiServer(TestApiServer):
@@ -58,15 +59,6 @@ async def running(controller_cls, client, options=None):
         await informers.shutdown()
 
 
-async def eventually(check, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def cm(name, namespace, **meta):

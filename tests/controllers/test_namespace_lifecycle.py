@@ -16,6 +16,7 @@ from kybernetes.controllers.namespace import NamespaceController
 from kybernetes.controllers.rootcacert import RootCACertPublisher
 from kybernetes.controllers.serviceaccount import ServiceAccountsController
 from kybernetes.testing.apiserver import TestApiServer
+from kybernetes.testing.waiting import eventually
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBlifecycle\n-----END CERTIFICATE-----\n"
 LABELS = {"app": "web"}
@@ -27,12 +28,6 @@ class ControllerApiServer(TestApiServer):
         return dataclasses.replace(super()._config(), inline_namespace_cleanup=False)
 
 
-async def eventually(check, timeout=8.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{check.__name__} not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def ref(owner, kind):
@@ -54,7 +49,7 @@ async def test_namespace_lifecycle_with_controller_manager():
                 sa = await client.get_or_none(SERVICEACCOUNTS, "default", "app")
                 cm = await client.get_or_none(CONFIGMAPS, "kube-root-ca.crt", "app")
                 return sa is not None and cm is not None and cm["data"]["ca.crt"] == CA
-            await eventually(namespace_furnished)
+            await eventually(timeout=8.0, condition=namespace_furnished)
 
             dep = await client.create(DEPLOYMENTS, {
                 "metadata": {"name": "web", "namespace": "app"},
@@ -69,7 +64,7 @@ async def test_namespace_lifecycle_with_controller_manager():
 
             async def namespace_gone():
                 return await client.get_or_none(NAMESPACES, "app") is None
-            await eventually(namespace_gone)
+            await eventually(timeout=8.0, condition=namespace_gone)
             for resource in (PODS, REPLICASETS, DEPLOYMENTS, CONFIGMAPS, SERVICEACCOUNTS):
                 assert (await client.list(resource, "app"))["items"] == []
         finally:

@@ -14,7 +14,6 @@ from kybernetes.controllers.manager import ControllerManager
 from kybernetes.controllers.nodeipam import NodeIpamController, build_cidr_sets
 from kybernetes.controllers.nodeipam_cidrset import CIDRRangeFull, CIDRSet, CIDRSetError
 from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
 from kybernetes.testing.waiting import eventually
 from kybernetes.util.clock import FakeClock
 
@@ -63,16 +62,6 @@ def test_cidr_sets_from_options():
 
 
 # -- reconcile steps -----------------------------------------------------------------------------------
-
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
-
 
 @contextlib.asynccontextmanager
 async def ipam(client, **options):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
-
 from kybernetes.api.meta import format_rfc3339
 from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import EVENTS, LEASES, NODES, PODS
@@ -23,8 +21,6 @@ from kybernetes.controllers.nodelifecycle_health import (
     no_schedule_taint_diff,
     zone_state,
 )
-from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
 from kybernetes.testing.waiting import eventually
 from kybernetes.util.clock import FakeClock
 
@@ -77,16 +73,6 @@ def test_zone_states_and_rates():
 
 
 # -- reconcile steps -----------------------------------------------------------------------------------
-
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
-
 
 @contextlib.asynccontextmanager
 async def lifecycle(client, clock, **options):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
-
 from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import NODES, PODS
 from kybernetes.controllers.base import ControllerContext
@@ -14,8 +12,6 @@ from kybernetes.controllers.nodelifecycle_tainteviction import (
     eviction_delay,
     tolerates,
 )
-from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
 from kybernetes.testing.waiting import eventually
 from kybernetes.util.clock import FakeClock
 
@@ -41,16 +37,6 @@ def test_eviction_delay():
     assert eviction_delay([UNREACHABLE, other], [{"key": "node.kubernetes.io/unreachable",
                                                  "operator": "Exists"}]) == 0.0
     assert eviction_delay([UNREACHABLE], [{"operator": "Exists", "tolerationSeconds": -5}]) == 0.0
-
-
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
 
 
 @contextlib.asynccontextmanager

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
-
 from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import NODES, PODS
 from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.podgc import GC_KEY, PodGarbageCollector
-from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
 from kybernetes.util.clock import FakeClock
-
-
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
 
 
 @contextlib.asynccontextmanager

@@ -2,54 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import pytest
 
-from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import CONFIGMAPS, NAMESPACES
-from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.rootcacert import DESCRIPTION_ANNOTATION, RootCACertPublisher, load_root_ca
-from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
+from kybernetes.testing.waiting import eventually
+from tests.controllers.harness import running_controller
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
 
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
+def publisher(client, options, *, run=True):
+    return running_controller(client, RootCACertPublisher, options=options, run=run)
 
 
-@contextlib.asynccontextmanager
-async def publisher(client, options, *, run=True):
-    informers = SharedInformerFactory(client)
-    controller = RootCACertPublisher(ControllerContext(client, informers, options=options))
-    informers.start()
-    assert await informers.wait_for_cache_sync(5)
-    task = asyncio.create_task(controller.run()) if run else None
-    try:
-        yield controller
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await informers.shutdown()
-
-
-async def eventually(check, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{check.__name__} not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def test_load_root_ca(tmp_path):

@@ -2,52 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-import pytest
-
-from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import NAMESPACES, SERVICEACCOUNTS
-from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.serviceaccount import ServiceAccountsController
-from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
+from kybernetes.testing.waiting import eventually
+from tests.controllers.harness import running_controller
 
 
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
+def controller_for(client, *, run=True):
+    return running_controller(client, ServiceAccountsController, run=run)
 
 
-@contextlib.asynccontextmanager
-async def controller_for(client, *, run=True):
-    informers = SharedInformerFactory(client)
-    controller = ServiceAccountsController(ControllerContext(client, informers))
-    informers.start()
-    assert await informers.wait_for_cache_sync(5)
-    task = asyncio.create_task(controller.run()) if run else None
-    try:
-        yield controller
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await informers.shutdown()
-
-
-async def eventually(check, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{check.__name__} not reached in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_reconcile_creates_default_once(client):

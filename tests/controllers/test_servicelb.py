@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-import pytest
-
-from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import NODES, SERVICES
-from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.registry import CONTROLLERS
 from kybernetes.controllers.servicelb import ServiceLoadBalancerController, wanted_ingress
-from kybernetes.testing.apiserver import TestApiServer
-from kybernetes.testing.recording import RecordingClient
+from kybernetes.testing.waiting import eventually
+from tests.controllers.harness import running_controller
 
 
-@pytest.fixture
-async def client():
-    async with TestApiServer() as srv:
-        c = RecordingClient(srv.url, qps=0)
-        try:
-            yield c
-        finally:
-            await c.close()
-
-
-@contextlib.asynccontextmanager
-async def controller_for(client, *, run=True):
-    informers = SharedInformerFactory(client)
-    controller = ServiceLoadBalancerController(ControllerContext(client, informers))
-    informers.start()
-    assert await informers.wait_for_cache_sync(5)
-    task = asyncio.create_task(controller.run()) if run else None
-    try:
-        yield controller
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await informers.shutdown()
+def controller_for(client, *, run=True):
+    return running_controller(client, ServiceLoadBalancerController, run=run)
 
 
 def node(name: str, ip: str, ready: bool = True) -> dict:
@@ -54,12 +24,6 @@ def lb(name: str = "web", **spec) -> dict:
             "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}], **spec}}
 
 
-async def eventually(check, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{check.__name__} not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def test_wanted_ingress_is_ready_nodes_internal_ips_sorted():

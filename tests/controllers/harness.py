@@ -1,0 +1,30 @@
+"""Running one controller against a test apiserver, as the controller-manager would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from kybernetes.client import SharedInformerFactory
+from kybernetes.controllers.base import ControllerContext
+
+
+@contextlib.asynccontextmanager
+async def running_controller(client, controller_class, *, options: dict[str, Any] | None = None,
+                             run: bool = True):
+    """Build ``controller_class`` over shared informers, wait for their sync, and (with ``run``)
+    run its workers until the block exits."""
+    informers = SharedInformerFactory(client)
+    controller = controller_class(ControllerContext(client, informers, options=options or {}))
+    informers.start()
+    assert await informers.wait_for_cache_sync(5)
+    task = asyncio.create_task(controller.run()) if run else None
+    try:
+        yield controller
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await informers.shutdown()
