@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 SERVER = r"""
 import http.server, sys
@@ -75,6 +76,9 @@ def free_subnet_octet() -> int:
     raise RuntimeError("no free 10.250.x.0/24 subnet for the test network")
 
 
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
 @dataclass
 class NetLab:
     suffix: str = field(default_factory=lambda: secrets.token_hex(3))
@@ -84,6 +88,7 @@ class NetLab:
     servers: list[subprocess.Popen] = field(default_factory=list)
     bridge_made: bool = False
     dummy_made: bool = False
+    ip_forward_was: str | None = None  # restored on close
 
     @property
     def bridge(self) -> str:
@@ -138,6 +143,10 @@ class NetLab:
 
     def open(self) -> NetLab:
         try:
+            # A node forwards between its pods' interfaces (the kubelet's CNI bridge turns this on);
+            # the lab is such a node, so it does the same for its lifetime and then restores it.
+            self.ip_forward_was = IP_FORWARD.read_text().strip()
+            IP_FORWARD.write_text("1")
             run("ip", "link", "add", self.bridge, "type", "bridge")
             self.bridge_made = True
             run("ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge)
@@ -194,6 +203,9 @@ class NetLab:
         if self.dummy_made:
             run("ip", "link", "del", self.dummy, check=False)  # and the service route through it
             self.dummy_made = False
+        if self.ip_forward_was is not None:
+            IP_FORWARD.write_text(self.ip_forward_was)
+            self.ip_forward_was = None
 
 
 def is_root() -> bool:
