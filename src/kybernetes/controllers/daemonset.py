@@ -38,6 +38,7 @@ from kybernetes.controllers import podutil
 from kybernetes.controllers.base import Controller, ControllerContext
 from kybernetes.controllers.daemonset_history import DaemonSetHistory
 from kybernetes.controllers.daemonset_status import calculate_status, store_status
+from kybernetes.controllers.pod_owner_events import PodOwnerEvents
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +54,29 @@ class _Expectations(podutil.Expectations):
         self._items[key].delete_keys = set(deletion_keys)
 
 
-class DaemonSetController(Controller):
+class DaemonSetController(PodOwnerEvents, Controller):
     name = "daemonset-controller"
+    kind = "DaemonSet"
     resource = DAEMONSETS
     burst_replicas = BURST_REPLICAS
 
     def __init__(self, ctx: ControllerContext):
         super().__init__(ctx)
         self.expectations = _Expectations(self.clock)
-        self.daemonsets = ctx.informer(DAEMONSETS)
+        self.daemonsets = self.owners = ctx.informer(DAEMONSETS)
         self.pods = ctx.informer(PODS)
         self.nodes = ctx.informer(NODES)
         self.revisions = ctx.informer(CONTROLLERREVISIONS)
         self.history = DaemonSetHistory(self.client, cr.RevisionHistory(self.client, self.revisions), self.events)
         self._failed_backoff: dict[tuple[str, str], tuple[float, float]] = {}  # -> (delay, last update)
         self.daemonsets.add_event_handler(on_add=self.enqueue, on_update=lambda _o, n: self.enqueue(n),
-                                          on_delete=self._daemonset_deleted)
-        self.pods.add_event_handler(on_add=self._pod_added, on_update=self._pod_updated,
-                                    on_delete=self._pod_deleted)
+                                          on_delete=self._owner_deleted)
+        self.watch_pods(self.pods)
         self.nodes.add_event_handler(on_add=lambda _n: self._enqueue_all(),
                                      on_update=self._node_updated, on_delete=lambda _n: self._enqueue_all())
+
+    def selector_of(self, ds: Obj):
+        return label_selector_from_spec((ds.get("spec") or {}).get("selector"))
 
     # -- event handlers --------------------------------------------------------------------------
 
@@ -83,78 +87,6 @@ class DaemonSetController(Controller):
     def _node_updated(self, old: Obj, cur: Obj) -> None:
         if _node_view(old) != _node_view(cur):
             self._enqueue_all()
-
-    def _daemonset_deleted(self, ds: Obj) -> None:
-        key = object_key(ds)
-        self.expectations.forget(key)
-        self.queue.add(key)
-
-    def _owner_for(self, pod: Obj, ref: Obj | None = None) -> Obj | None:
-        ref = ref if ref is not None else podutil.controller_of(pod)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return None
-        ds = self.daemonsets.get_by_name((pod.get("metadata") or {}).get("namespace"), ref.get("name", ""))
-        if ds is None or (ds.get("metadata") or {}).get("uid") != ref.get("uid"):
-            return None
-        return ds
-
-    def _selecting(self, pod: Obj) -> list[Obj]:
-        meta = pod.get("metadata") or {}
-        found = []
-        for ds in self.daemonsets.indexer.by_index(BY_NAMESPACE, meta.get("namespace", "")):
-            try:
-                selector = label_selector_from_spec((ds.get("spec") or {}).get("selector"))
-            except ApiError:
-                continue
-            if not selector.empty and selector.matches(meta.get("labels")):
-                found.append(ds)
-        return found
-
-    def _pod_added(self, pod: Obj) -> None:
-        if podutil.is_terminating(pod):
-            self._pod_deleted(pod)
-            return
-        if podutil.controller_of(pod) is not None:
-            ds = self._owner_for(pod)
-            if ds is not None:
-                key = object_key(ds)
-                self.expectations.creation_observed(key)
-                self.queue.add(key)
-            return
-        for ds in self._selecting(pod):
-            self.enqueue(ds)
-
-    def _pod_updated(self, old: Obj, cur: Obj) -> None:
-        old_meta, cur_meta = old.get("metadata") or {}, cur.get("metadata") or {}
-        if old_meta.get("resourceVersion") == cur_meta.get("resourceVersion"):
-            return
-        old_ref, cur_ref = podutil.controller_of(old), podutil.controller_of(cur)
-        if old_ref is not None and (old_ref or {}).get("uid") != (cur_ref or {}).get("uid"):
-            previous = self._owner_for(old, old_ref)
-            if previous is not None:
-                self.enqueue(previous)
-        if cur_ref is not None:
-            ds = self._owner_for(cur, cur_ref)
-            if ds is None:
-                return
-            if podutil.is_terminating(cur) and not podutil.is_terminating(old):
-                self.expectations.deletion_observed(object_key(ds), object_key(cur))
-            self.enqueue(ds)
-            min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
-            if min_ready > 0 and not podutil.is_pod_ready(old) and podutil.is_pod_ready(cur):
-                self.requeue_after(object_key(ds), min_ready + 1)
-            return
-        if old_meta.get("labels") != cur_meta.get("labels") or old_ref is not None:
-            for ds in self._selecting(cur):
-                self.enqueue(ds)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        ds = self._owner_for(pod)
-        if ds is None:
-            return
-        key = object_key(ds)
-        self.expectations.deletion_observed(key, object_key(pod))
-        self.queue.add(key)
 
     # -- reconcile -------------------------------------------------------------------------------
 
