@@ -186,8 +186,8 @@ def default_service(obj: dict[str, Any]) -> None:
     if kind == "LoadBalancer":
         spec.setdefault("allocateLoadBalancerNodePorts", True)
     spec.setdefault("internalTrafficPolicy", "Cluster")
-    spec.setdefault("ipFamilyPolicy", "SingleStack")
-    spec.setdefault("ipFamilies", ["IPv4"])
+    # ipFamilyPolicy and ipFamilies are not defaults: the Service IP allocator chooses them from
+    # the cluster's families and what the client asked for (apiserver/service_alloc_spec.py).
 
 
 def default_secret(obj: dict[str, Any]) -> None:

@@ -148,7 +148,6 @@ class ObjectStore:
             m["name"] = meta.generate_name(str(m["generateName"]))
         obj = set_type_meta(info, obj)
         allocator = self.allocators.get((info.group, info.resource))
-        requested = allocator.requested(obj) if allocator is not None else None
         defaults.apply_defaults(info, obj)
         strategies.complete_create(info, obj)
         _track(info, None, obj, ctx, "")
@@ -162,7 +161,7 @@ class ObjectStore:
             attrs.obj = obj
         crd_strategy.prepare(info, obj, None)  # custom resources: prune, default; CRDs: finalizer
         raise_if_invalid(info, obj, validation.validate_create(info, obj) + crd_strategy.validate(info, obj, None))
-        txn = await allocator.allocate_create(obj, requested, dry_run=ctx.dry_run) if allocator else None
+        txn = await allocator.allocate_create(obj, dry_run=ctx.dry_run) if allocator else None
         stored = False
         try:
             await self.admission.validate(attrs)
@@ -178,7 +177,7 @@ class ObjectStore:
                         obj["metadata"]["name"] = meta.generate_name(str(obj["metadata"]["generateName"]))
                         if txn is not None:  # the claims name the object: claim again under the new name
                             await txn.revert()
-                            txn = await allocator.allocate_create(obj, requested)
+                            txn = await allocator.allocate_create(obj)
                         continue
                     raise translate(e, info, name) from None
                 except StoreError as e:

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kybernetes.api import errors, meta
+from kybernetes.api import errors
 from kybernetes.api.field_errors import duplicate, invalid
 from kybernetes.api.registry import Registry
 from kybernetes.apiserver.service_alloc_ranges import (
@@ -108,19 +108,12 @@ class ServiceAllocator:
 
     # -- the write hooks (objects.py) ----------------------------------------------------------
 
-    @staticmethod
-    def requested(obj: dict[str, Any]) -> dict[str, Any] | None:
-        """The spec as the client sent it, kept before defaulting fills in ipFamilies."""
-        spec = obj.get("spec")
-        return meta.deep_copy(spec) if isinstance(spec, dict) else None
-
-    async def allocate_create(self, obj: dict[str, Any], requested: dict[str, Any] | None = None, *,
-                              dry_run: bool = False) -> Transaction:
-        return await self._allocate(obj, None, requested, dry_run)
+    async def allocate_create(self, obj: dict[str, Any], *, dry_run: bool = False) -> Transaction:
+        return await self._allocate(obj, None, dry_run)
 
     async def allocate_update(self, new: dict[str, Any], old: dict[str, Any], *,
                               dry_run: bool = False) -> Transaction:
-        return await self._allocate(new, old, None, dry_run)
+        return await self._allocate(new, old, dry_run)
 
     async def release_service(self, svc: dict[str, Any]) -> None:
         """Free everything a removed Service held (only while the records still name it)."""
@@ -135,8 +128,7 @@ class ServiceAllocator:
 
     # -- allocation ----------------------------------------------------------------------------
 
-    async def _allocate(self, obj: dict[str, Any], old: dict[str, Any] | None,
-                        requested: dict[str, Any] | None, dry_run: bool) -> Transaction:
+    async def _allocate(self, obj: dict[str, Any], old: dict[str, Any] | None, dry_run: bool) -> Transaction:
         txn = Transaction()
         spec = obj.get("spec")
         if not isinstance(spec, dict):
@@ -144,7 +136,7 @@ class ServiceAllocator:
         old_spec = (old or {}).get("spec") if isinstance((old or {}).get("spec"), dict) else {}
         owner = owner_of(obj)
         try:
-            init_ip_families(obj, old, requested, self.families)
+            init_ip_families(obj, old, self.families)
             await self._cluster_ips(obj, old_spec, owner, txn, dry_run)
             await self._node_ports(obj, old_spec, owner, txn, dry_run)
             await self._health_check_port(obj, old_spec, owner, txn, dry_run)

@@ -142,17 +142,16 @@ def _bad(name: str, causes: list) -> errors.ApiError:
     return errors.invalid("Service", name, causes)
 
 
-def init_ip_families(svc: dict[str, Any], old: dict[str, Any] | None, requested: dict[str, Any] | None,
-                     families: tuple[str, ...]) -> None:
+def init_ip_families(svc: dict[str, Any], old: dict[str, Any] | None, families: tuple[str, ...]) -> None:
     """Fill ipFamilyPolicy / ipFamilies / clusterIPs for the cluster's ``families`` (primary first).
 
-    ``requested`` is the spec as the client sent it, before defaulting: what it left out is chosen
-    here (a defaulted ["IPv4"] must not stop an IPv6 cluster IP)."""
+    Defaulting leaves these fields alone, so what the client left out is chosen here (a service
+    with no ipFamilies on an IPv6-first cluster gets an IPv6 cluster IP)."""
     spec = svc["spec"]
     name = (svc.get("metadata") or {}).get("name") or ""
     if not needs_cluster_ip(spec):
         return
-    requested = requested if requested is not None else spec
+    requested = spec
     old_spec = (old or {}).get("spec") or {}
     ips = spec.get("clusterIPs") if isinstance(spec.get("clusterIPs"), list) else []
     if spec.get("clusterIP") and not ips:
