@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import grpc
 from aiohttp import web
 
 from kybernetes.kubelet.probes import ProbeResult
 from kybernetes.kubelet.real_machine import DEFAULT_RUN_DIR, HostNames, os_image
-from kybernetes.kubelet.real_probe_checks import run_probe
+from kybernetes.kubelet.real_probe_checks import (
+    decode_health_request,
+    decode_health_response,
+    encode_health_request,
+    encode_health_response,
+    run_probe,
+)
 from kybernetes.kubelet.real_probes import ProbeManager
 from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.util.clock import FakeClock
@@ -106,6 +113,69 @@ async def test_exec_probe_uses_the_exit_code_and_reports_output():
     assert not (await run_probe(rt, "c1", "", {}, {})).ok  # no handler
 
 
+# -- gRPC: a grpc.health.v1 server on loopback, written with generic handlers ----------------------
+
+class HealthServer:
+    """grpc.health.v1.Health/Check answering from ``statuses`` (service -> ServingStatus number);
+    a service in ``slow`` answers after 2 s."""
+
+    def __init__(self, statuses: dict[str, int], slow: tuple[str, ...] = ()):
+        self.statuses, self.slow = statuses, slow
+        self.asked: list[str] = []
+
+    async def check(self, service: str, context) -> int:
+        self.asked.append(service)
+        if service in self.slow:
+            await asyncio.sleep(2)
+        if service not in self.statuses:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+        return self.statuses[service]
+
+    async def __aenter__(self) -> int:
+        self.server = grpc.aio.server()
+        handler = grpc.unary_unary_rpc_method_handler(self.check, request_deserializer=decode_health_request,
+                                                      response_serializer=encode_health_response)
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+            "grpc.health.v1.Health", {"Check": handler}),))
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        await self.server.start()
+        return port
+
+    async def __aexit__(self, *exc) -> None:
+        await self.server.stop(0)
+
+
+def test_health_messages_encode_and_decode_as_protobuf():
+    assert encode_health_request("") == b"" and encode_health_request("db") == b"\x0a\x02db"
+    assert decode_health_request(b"\x0a\x02db") == "db"
+    assert encode_health_response(1) == b"\x08\x01" and decode_health_response(b"\x08\x02") == 2
+    assert decode_health_response(b"") == 0  # UNKNOWN is the default, not sent
+
+
+async def test_grpc_probe_serving_not_serving_errors_and_timeouts():
+    health = HealthServer({"": 1, "db": 2}, slow=("slow",))
+    async with health as port:
+        def probe(service: str | None = None, **extra) -> dict:
+            grpc_spec = {"port": port, **({"service": service} if service is not None else {})}
+            return {"grpc": grpc_spec, **extra}
+
+        assert (await run_probe(None, "", "127.0.0.1", {}, probe())).ok
+        sick = await run_probe(None, "", "127.0.0.1", {}, probe("db"))
+        assert not sick.ok and sick.message == 'service unhealthy (responded with "NOT_SERVING")'
+        unknown = await run_probe(None, "", "127.0.0.1", {}, probe("nope"))
+        assert not unknown.ok and unknown.message.startswith("error: health rpc probe failed") \
+            and "NotFound" in unknown.message
+        slow = await run_probe(None, "", "127.0.0.1", {}, probe("slow", timeoutSeconds=1))
+        assert not slow.ok and slow.message == "timeout: health rpc did not complete within 1s"
+        assert health.asked[:3] == ["", "db", "nope"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    refused = await run_probe(None, "", "127.0.0.1", {}, {"grpc": {"port": closed}, "timeoutSeconds": 1})
+    assert not refused.ok and refused.message.startswith(f'timeout: failed to connect service "127.0.0.1:{closed}"')
+    assert "invalid grpc port" in (await run_probe(None, "", "127.0.0.1", {}, {"grpc": {"port": "x"}})).message
+
+
 # -- the manager --------------------------------------------------------------------------------
 
 async def test_readiness_turns_true_after_the_success_threshold_and_notifies():
@@ -165,6 +235,27 @@ async def test_liveness_waits_for_the_startup_probe_and_a_new_attempt_gets_new_w
         assert probes.started(pod, container, 0) == ProbeResult(False)
         probes.retain("u1", set())
         assert not probes._workers
+    finally:
+        await probes.aclose()
+
+
+async def test_a_liveness_kill_goes_through_the_pod_workers_kill_when_given():
+    clock = FakeClock()
+    rt = StubRuntime([1])
+    probes = ProbeManager(rt, host_ip="127.0.0.1", on_change=lambda key: None, clock=clock)
+    killed = []
+
+    async def kill(pod, container, container_id, grace, message):
+        killed.append((container["name"], container_id, grace, message))
+
+    probes.kill = kill
+    container = {"name": "main", "livenessProbe": {"exec": {"command": ["check"]}, "periodSeconds": 1,
+                                                   "failureThreshold": 1, "terminationGracePeriodSeconds": 4}}
+    try:
+        probes.observe(pod_with(container), container, running(clock))
+        await settle()
+        assert killed == [("main", "c1", 4, "Container main failed liveness probe, will be restarted")]
+        assert rt.stopped == []  # the pod worker's kill runs preStop and stops it
     finally:
         await probes.aclose()
 

@@ -9,29 +9,46 @@ the status (status.py):
     no ready sandbox              ─► run_pod_sandbox (the pod's IP comes from here)
     init containers, in order     ─► start the first not yet succeeded; a failed one restarts
                                      unless restartPolicy is Never (then the pod fails)
-    sidecars (init, Always)       ─► started in order with them, kept running
-    containers                    ─► start those never started; restart exited ones as
-                                     restartPolicy says, after the CrashLoopBackOff delay
+    sidecars (init, Always)       ─► started in order with them (the next init container once
+                                     the sidecar is started: postStart done, startup probe passed),
+                                     kept running and restarted when they exit, also once the
+                                     pod is initialized
+    containers                    ─► start those never started, in order (one whose postStart
+                                     hook still runs holds back the ones after it); restart
+                                     exited ones as restartPolicy says, after the CrashLoopBackOff
+                                     delay
     running containers            ─► startup and readiness from the Prober
+    regular containers all done   ─► (restartPolicy OnFailure/Never) the sidecars are stopped
 
-What it cannot finish now (a backoff, a probe due later) comes back as ``requeue_after``.
-``terminate`` stops a pod (SIGTERM with the grace period, then SIGKILL) and ``remove`` deletes
-what the runtime still holds for a pod uid.
+Lifecycle hooks (hooks.py runs them, lifecycle.py schedules them; only with a HookRunner, which
+simulated nodes do not have): postStart runs in the background right after the container
+starts; until it is done the container shows as waiting (ContainerCreating), neither started nor
+ready; when it fails the container is killed (FailedPostStartHook) and restarted by its policy.
+preStop runs before each stop, within the grace period. Termination messages
+(termination_message.py) are read into the exited attempts.
+
+What it cannot finish now (a backoff, a probe due later) comes back as ``requeue_after``; what
+finishes in the background (a postStart hook) calls ``resync(pod key)``. ``terminate`` stops a
+pod (preStop, SIGTERM with the grace period, then SIGKILL; sidecars after the other containers)
+and ``remove`` deletes what the runtime still holds for a pod uid.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.kubelet import status as pod_status_mod
 from kybernetes.kubelet.events import KubeletEvents
+from kybernetes.kubelet.hooks import HookRunner
+from kybernetes.kubelet.lifecycle import ContainerKiller, PostStartHooks, pod_grace
 from kybernetes.kubelet.probes import Prober, SimulatedProber
 from kybernetes.kubelet.restart_backoff import RestartBackoff
 from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.status import ContainerView, is_sidecar
+from kybernetes.kubelet.termination_message import TerminationMessages
 from kybernetes.util.clock import REAL_CLOCK, Clock
 
 log = logging.getLogger(__name__)
@@ -79,6 +96,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
 
 
+def _pod_key(pod: Obj) -> str:
+    return f"{_meta(pod).get('namespace', '')}/{_meta(pod).get('name', '')}"
+
+
 def should_restart(container: Obj, restart_policy: str, exit_code: int, *, init: bool) -> bool:
     if is_sidecar(container):
         return True
@@ -92,7 +113,8 @@ def should_restart(container: Obj, restart_policy: str, exit_code: int, *, init:
 class PodWorker:
     def __init__(self, runtime: cri.RuntimeService, images: cri.ImageService, *, node_name: str,
                  host_ip: str, runtime_name: str = "fake", clock: Clock | None = None,
-                 prober: Prober | None = None, events: KubeletEvents | None = None):
+                 prober: Prober | None = None, events: KubeletEvents | None = None,
+                 hooks: HookRunner | None = None, resync: Callable[[str], None] | None = None):
         self.runtime = runtime
         self.images = images
         self.node_name = node_name
@@ -103,6 +125,12 @@ class PodWorker:
         self.events = events
         self.restarts = RestartBackoff()
         self.pulls = RestartBackoff()
+        self.hooks = hooks
+        self.resync = resync  # called with a pod's key when background work (a hook) finished
+        self.killer = ContainerKiller(runtime, hooks, node_ip=host_ip, clock=self.clock, emit=self._event)
+        self.post_start = PostStartHooks(runtime, hooks, self.killer, node_ip=host_ip, emit=self._event,
+                                         on_done=self._hook_done)
+        self.messages = TerminationMessages()
 
     # -- reading the runtime ----------------------------------------------------------------------
 
@@ -120,11 +148,16 @@ class PodWorker:
             state.containers.setdefault(name, []).append(status)
         for attempts in state.containers.values():
             attempts.sort(key=lambda s: (s.metadata.attempt, s.created_at), reverse=True)
+        self.messages.fill(uid, state.containers)
         return state
 
     def _event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
         if self.events is not None:
             self.events.emit(self.node_name, pod, event_type, reason, message)
+
+    def _hook_done(self, pod: Obj) -> None:
+        if self.resync is not None:
+            self.resync(_pod_key(pod))
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -143,10 +176,12 @@ class PodWorker:
             if await self._sync_init_containers(pod, sandbox.id, sandbox_config, state, views, requeue):
                 for c in spec.get("containers") or []:
                     await self._sync_container(pod, c, sandbox.id, sandbox_config, state, views, requeue, init=False)
+                    if self.post_start.running(uid, c.get("name", "")):
+                        break  # the containers after it start once its postStart hook is done
             state = await self.runtime_state(uid)
             if self.regular_containers_finished(pod, state):
-                # Nothing will restart: stop the sidecars too, and the pod is done.
-                await self._stop_everything(pod, state, grace=0, quiet=True)
+                # Nothing will restart: stop the sidecars too (as a deletion would), and the pod is done.
+                await self._stop_everything(pod, state, grace=pod_grace(pod))
                 state, terminal = await self.runtime_state(uid), True
         self._probe(pod, state, views, requeue)
         result = await self._status(pod, old_status, state, views, pod_is_terminal=terminal)
@@ -194,13 +229,22 @@ class PodWorker:
     async def _sync_init_containers(self, pod: Obj, sandbox_id: str, sandbox_config: cri.PodSandboxConfig,
                                     state: PodRuntime, views: dict[str, ContainerView],
                                     requeue: list[float]) -> bool:
-        """Advance the init containers; True once every one is done (sidecars: started)."""
-        for c in (pod.get("spec") or {}).get("initContainers") or []:
+        """Advance the init containers; True once every one is done (sidecars: started). Once the
+        pod is initialized (a regular container ran), only the sidecars are kept running."""
+        spec = pod.get("spec") or {}
+        initialized = any(state.containers.get(c.get("name", "")) for c in spec.get("containers") or [])
+        for c in spec.get("initContainers") or []:
+            if initialized and not is_sidecar(c):
+                continue
             await self._sync_container(pod, c, sandbox_id, sandbox_config, state, views, requeue, init=True)
+            if initialized:
+                continue
             attempts = state.containers.get(c["name"]) or []
             latest = attempts[0] if attempts else None
             if is_sidecar(c):
                 if latest is None or latest.state != cri.ContainerState.CONTAINER_RUNNING:
+                    return False
+                if latest.id in self.post_start:
                     return False
                 running_for = self.clock.wall().timestamp() - latest.started_at / 1e9
                 started = self.prober.started(pod, c, running_for)
@@ -239,7 +283,7 @@ class PodWorker:
                             f"Back-off restarting failed container {name} in pod {pod_full_name(pod)}")
                 requeue.append(wait)
                 return
-            self.restarts.restarted(key, exited_at)
+            self.restarts.restarted(key, exited_at, now)
             for old in attempts[1:]:  # keep only the last dead attempt (its exit is lastState)
                 await self.runtime.remove_container(old.id)
             await self._start(pod, c, sandbox_id, sandbox_config, latest.metadata.attempt + 1, view, requeue,
@@ -322,6 +366,12 @@ class PodWorker:
             self._event(pod, "Warning", "Failed", f"Error: {e}")
             return
         self._event(pod, "Normal", "Started", f"Started container {c.get('name', '')}")
+        self.post_start.begin(pod, c, container_id)  # when it has one: the container waits for it
+
+    async def kill_container(self, pod: Obj, c: Obj, container_id: str, grace: int, message: str = "") -> None:
+        """Stop one container as Kubernetes does (preStop, then SIGTERM and SIGKILL within ``grace``);
+        what a failed liveness or startup probe uses."""
+        await self.killer.kill(pod, c, container_id, grace, message=message)
 
     # -- probes and status --------------------------------------------------------------------------
 
@@ -333,6 +383,9 @@ class PodWorker:
             view = views.setdefault(c.get("name", ""), ContainerView())
             view.attempts = attempts
             if not attempts or attempts[0].state != cri.ContainerState.CONTAINER_RUNNING:
+                continue
+            if attempts[0].id in self.post_start:
+                view.post_start_pending, view.started, view.ready = True, False, False
                 continue
             running_for = now - attempts[0].started_at / 1e9
             for kind in ("started", "ready"):
@@ -364,13 +417,8 @@ class PodWorker:
     # -- stopping -----------------------------------------------------------------------------------
 
     async def _stop_everything(self, pod: Obj, state: PodRuntime, *, grace: int, quiet: bool = False) -> None:
-        async def stop(cs: cri.ContainerStatus) -> None:
-            name = cs.labels.get(cri.CONTAINER_NAME_LABEL, cs.metadata.name)
-            if not quiet:
-                self._event(pod, "Normal", "Killing", f"Stopping container {name}")
-            await self.runtime.stop_container(cs.id, grace)
-
-        await asyncio.gather(*(stop(cs) for cs in state.running()))
+        self.post_start.cancel(_meta(pod).get("uid", ""))
+        await self.killer.kill_pod(pod, state.running(), grace, quiet=quiet)
         for sandbox in state.sandboxes:
             if sandbox.state == cri.PodSandboxState.SANDBOX_READY:
                 await self.runtime.stop_pod_sandbox(sandbox.id)
@@ -396,5 +444,7 @@ class PodWorker:
         for attempts in state.containers.values():  # containers whose sandbox is already gone
             for cs in attempts:
                 await self.runtime.remove_container(cs.id)
+        self.post_start.cancel(uid)
+        self.messages.forget_pod(uid)
         self.restarts.forget_pod(uid)
         self.pulls.forget_pod(uid)

@@ -9,7 +9,12 @@
                     (env with valueFrom, mounts, securityContext, resources); what makes it
                     impossible (a missing ConfigMap, runAsNonRoot with a root image) is
                     CreateContainerConfigError
-    _probe          probes run for real (real_probes.ProbeManager)
+    _probe          probes run for real (real_probes.ProbeManager), once a container's postStart
+                    hook is done
+    hooks           postStart / preStop run for real (hooks.HookRunner: exec in the container,
+                    httpGet to the pod, sleep); a failed liveness probe kills through
+                    kill_container, so the preStop hook runs first; a finished postStart hook
+                    resyncs the pod through the prober's on_change (the node's work queue)
     remove          + the pod's probes forgotten and its volumes unmounted
 """
 
@@ -25,6 +30,7 @@ from typing import Any
 
 from kybernetes.api.dns_config import DnsConfigError, parse_resolv_conf, pod_resolv_conf
 from kybernetes.kubelet.container_config import ContainerConfigBuilder
+from kybernetes.kubelet.hooks import HookRunner
 from kybernetes.kubelet.images.credentials import auth_for_image
 from kybernetes.kubelet.images.reference import InvalidImageNameError, parse_image_reference
 from kybernetes.kubelet.pod_worker import PodRuntime, PodWorker, SyncResult
@@ -86,7 +92,10 @@ class RealPodWorker(PodWorker):
                  builder: ContainerConfigBuilder, probes: ProbeManager, sources: ObjectCache,
                  cluster_dns: list[str] | None = None, cluster_domain: str = "cluster.local",
                  host_resolv_conf: str = "/etc/resolv.conf", **kwargs: Any):
+        kwargs.setdefault("hooks", HookRunner(runtime, clock=kwargs.get("clock")))
+        kwargs.setdefault("resync", probes.on_change)
         super().__init__(runtime, PullSecretImages(images), prober=probes, **kwargs)
+        probes.kill = self.kill_container
         self.volumes = volumes
         self.builder = builder
         self.probes = probes
@@ -229,7 +238,8 @@ class RealPodWorker(PodWorker):
             attempts = state.containers.get(c.get("name", "")) or []
             if attempts and attempts[0].state == cri.ContainerState.CONTAINER_RUNNING:
                 running.add(attempts[0].id)
-                self.probes.observe(pod, c, attempts[0])
+                if attempts[0].id not in self.post_start:
+                    self.probes.observe(pod, c, attempts[0])
         self.probes.retain((pod.get("metadata") or {}).get("uid", ""), running)
         super()._probe(pod, state, views, requeue)
 

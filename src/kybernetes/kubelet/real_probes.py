@@ -8,7 +8,8 @@ manager runs them.
         run the probe (real_probe_checks.py) ─► count successes / failures against the thresholds
         result changed ─► on_change(pod key): the pod is synced again and its status rewritten
         liveness or startup reached failureThreshold ─► the container is stopped (grace period:
-        the probe's terminationGracePeriodSeconds, else the pod's) and restarted by its policy
+        the probe's terminationGracePeriodSeconds, else the pod's) and restarted by its policy;
+        with ``kill`` set (the pod worker's kill_container) its preStop hook runs first
 
 Readiness starts as failed, liveness as passed, startup as not yet passed; liveness and readiness
 run only once the container has started (its startup probe passed, or it has none). A container
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,8 @@ class ProbeManager:
         self.node_name = node_name
         self.clock = clock or REAL_CLOCK
         self._workers: dict[tuple[str, str, str], _Worker] = {}  # (pod uid, container, kind)
+        # kill(pod, container, container id, grace, message): stop it as a deletion would (preStop)
+        self.kill: Callable[[Obj, Obj, str, int, str], Awaitable[None]] | None = None
         self.attempts = 0
 
     # -- what the pod worker calls ----------------------------------------------------------------
@@ -197,9 +200,12 @@ class ProbeManager:
         if grace is None:
             grace = (w.pod.get("spec") or {}).get("terminationGracePeriodSeconds")
         grace = DEFAULT_GRACE if grace is None else int(grace)
-        self._event(w, "Normal", "Killing",
-                    f"Container {name} failed {w.kind} probe, will be restarted")
+        message = f"Container {name} failed {w.kind} probe, will be restarted"
         try:
+            if self.kill is not None:
+                await self.kill(w.pod, w.container, w.container_id, grace, message)
+                return
+            self._event(w, "Normal", "Killing", message)
             await self.runtime.stop_container(w.container_id, grace)
         except cri.RuntimeServiceError as e:
             log.warning("stopping container %s after its failed %s probe: %s", w.container_id, w.kind, e)

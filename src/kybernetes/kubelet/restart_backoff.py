@@ -2,8 +2,12 @@
 
 Keyed by pod uid and container name. The first restart after an exit is immediate; each
 further one waits twice as long as the last (10 s, 20 s, 40 s, ... capped at 5 min), counted from
-the moment the container exited. A container that then ran for longer than twice the cap
-(10 min) without a new failure starts again from 10 s.
+the moment the container exited. Each restart is recorded at the time it happens; a container
+that then ran for longer than twice the cap (10 min) before exiting again starts over: restarted
+at once, with the next wait back at 10 s.
+
+    exit ─► remaining(key, exited_at, now) > 0 ─► CrashLoopBackOff, ask again then
+                                           == 0 ─► restarted(key, exited_at, now) ─► start it
 """
 
 from __future__ import annotations
@@ -25,18 +29,22 @@ class RestartBackoff:
         if entry is None:
             return 0.0
         backoff, updated = entry
-        if now - updated > 2 * self.maximum:
+        if self._expired(exited_at, updated):
             return 0.0
         return max(0.0, exited_at + backoff - now)
 
-    def restarted(self, key: str, exited_at: float) -> float:
-        """Record a restart of a container that exited at ``exited_at``; the next backoff."""
+    def _expired(self, event_at: float, updated: float) -> bool:
+        return event_at - updated > 2 * self.maximum
+
+    def restarted(self, key: str, exited_at: float, now: float | None = None) -> float:
+        """Record a restart, at ``now`` (default: ``exited_at``), of a container that exited at
+        ``exited_at``; the wait the next restart will need."""
         entry = self._entries.get(key)
-        if entry is None or exited_at - entry[1] > 2 * self.maximum:
+        if entry is None or self._expired(exited_at, entry[1]):
             backoff = self.initial
         else:
             backoff = min(entry[0] * 2, self.maximum)
-        self._entries[key] = (backoff, exited_at)
+        self._entries[key] = (backoff, exited_at if now is None else now)
         return backoff
 
     def remaining_since_last(self, key: str, now: float) -> float:

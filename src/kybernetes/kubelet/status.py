@@ -7,7 +7,9 @@
 The rules are Kubernetes' (pkg/kubelet/kubelet_pods.go getPhase and
 convertToAPIContainerStatuses, pkg/kubelet/status/generate.go): a container that never started
 waits as ContainerCreating (PodInitializing behind init containers); the newest attempt gives
-the state and the one before it ``lastState``; ``restartCount`` is the attempt number; the
+the state and the one before it ``lastState`` (a running container whose postStart hook is not
+done yet still waits, as upstream's blocked sync shows it); ``restartCount`` is the attempt
+number; the
 conditions Initialized, Ready and ContainersReady carry the reasons and the messages kubectl
 shows ("containers with unready status: [web]"); a condition's lastTransitionTime changes only
 when its status does. Conditions other components own (DisruptionTarget, custom readiness
@@ -37,6 +39,7 @@ class ContainerView:
     waiting_message: str = ""
     ready: bool = False
     started: bool = False
+    post_start_pending: bool = False  # running, but its postStart hook is not done: still waiting
 
 
 def rfc3339_from_ns(ns: int) -> str:
@@ -71,8 +74,10 @@ def container_status(spec: Obj, view: ContainerView, runtime_name: str, *, behin
     latest = view.attempts[0]
     previous = view.attempts[1] if len(view.attempts) > 1 else None
     last_state: Obj = {"terminated": _terminated(previous, runtime_name)} if previous else {}
-    if latest.state == ContainerState.CONTAINER_RUNNING:
-        state: Obj = {"running": {"startedAt": rfc3339_from_ns(latest.started_at)}}
+    if latest.state == ContainerState.CONTAINER_RUNNING and view.post_start_pending:
+        state: Obj = {"waiting": {"reason": "ContainerCreating"}}
+    elif latest.state == ContainerState.CONTAINER_RUNNING:
+        state = {"running": {"startedAt": rfc3339_from_ns(latest.started_at)}}
     elif latest.state == ContainerState.CONTAINER_EXITED:
         state = {"terminated": _terminated(latest, runtime_name)}
         if view.waiting_reason:  # it will start again: waiting, and the exit becomes lastState
@@ -81,7 +86,7 @@ def container_status(spec: Obj, view: ContainerView, runtime_name: str, *, behin
                 state["waiting"]["message"] = view.waiting_message
     else:
         state = {"waiting": {"reason": view.waiting_reason or "ContainerCreating"}}
-    running = latest.state == ContainerState.CONTAINER_RUNNING
+    running = latest.state == ContainerState.CONTAINER_RUNNING and not view.post_start_pending
     ready = running and view.ready
     if init and not is_sidecar(spec):
         ready = "terminated" in state and state["terminated"]["exitCode"] == 0
