@@ -1,7 +1,8 @@
 """Services on `kyb up`'s own node: the service proxy and the cluster DNS that `kyb up` runs beside
 the kubelet (root; real pods as in test_real_pods.py). A pod reaches a Service by its short name
 and by its cluster domain name, both backends answer, no backend is a refused connection, and a
-NodePort is reachable from the host at 127.0.0.1."""
+NodePort is reachable from the host at 127.0.0.1; scaling to 0 refuses connections, scaling back
+restores the service."""
 
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ def test_a_node_port_is_reachable_from_the_host(rc, web):
     assert web <= seen, f"127.0.0.1:{port}: answered by {seen}; last error {error}"
 
 
-def test_a_service_without_endpoints_refuses_connections(rc, web):
+def test_a_service_without_endpoints_refuses_connections_until_scaled_back(rc, web):
     rc.kubectl("scale", "deployment/web", "--replicas=0")
     deadline = time.monotonic() + 40
     while True:
@@ -115,4 +116,10 @@ def test_a_service_without_endpoints_refuses_connections(rc, web):
             break
         assert time.monotonic() < deadline, f"still answered with no backends: {code} {text!r}"
         time.sleep(0.5)
+    rc.kubectl("scale", "deployment/web", "--replicas=2")
+    rc.kubectl("rollout", "status", "deployment/web", "--timeout=60s", timeout=90)
+    pods = json.loads(rc.kubectl("get", "pods", "-l", "app=web", "-o", "json").stdout)["items"]
+    back = {p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")}
+    assert len(back) == 2 and not back & web
+    assert answers(rc, "http://web", back) == back
     rc.kubectl("delete", "deployment/web", "pod/client", "--wait=true", timeout=90)

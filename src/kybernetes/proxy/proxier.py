@@ -26,6 +26,7 @@ from typing import Any
 
 from kybernetes.proxy import rules_table
 from kybernetes.proxy.conntrack import Conntrack
+from kybernetes.proxy.health_server import HealthCheck, health_checks
 from kybernetes.proxy.iptables import Iptables, IptablesError
 from kybernetes.proxy.model import ServicePort, endpoints_from_slices, service_ports, slice_service_key
 from kybernetes.proxy.names import ChainNames
@@ -86,6 +87,7 @@ class Proxier:
         self.syncs = 0
         self.full_syncs = 0
         self.failures = 0
+        self.healthy = True  # the last sync of the rules worked (the health server reports it)
         # Set by whoever runs the sync loop (run.py wires them to a SyncRunner).
         self.request: Callable[[], None] = lambda: None
         self.retry_after: Callable[[float], None] = lambda seconds: None
@@ -122,6 +124,10 @@ class Proxier:
             if not by_name:
                 self._slices.pop(key, None)
             self._changed(key)
+
+    def health_checks(self) -> dict[str, HealthCheck]:
+        """The Services with a healthCheckNodePort and this node's ready endpoints of each."""
+        return health_checks(self._ports, self._slices, self.config.node_name)
 
     def force_full_sync(self) -> None:
         self._need_full = True
@@ -199,9 +205,11 @@ class Proxier:
             for key, at in pending.items():
                 self._pending.setdefault(key, at)
             self.failures += 1
+            self.healthy = False
             self.retry_after(self.config.sync_period)
             return
         self.syncs += 1
+        self.healthy = True
         done = self.clock.now()
         if full:
             self.full_syncs += 1

@@ -6,7 +6,8 @@
 
 Informers skip what kube-proxy skips: objects labelled service.kubernetes.io/service-proxy-name
 (another proxy's) and headless services' slices. No rule is written before both caches are
-synced, so a restart never programs a half-known state.
+synced, so a restart never programs a half-known state. After each sync the service health
+server (health_server.py) opens and closes the healthCheckNodePort listeners to match.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 
 from kybernetes.client import ApiClient, SharedInformerFactory
 from kybernetes.client.resource import ENDPOINTSLICES, SERVICES
+from kybernetes.proxy.health_server import ServiceHealthServer
 from kybernetes.proxy.iptables import Iptables
 from kybernetes.proxy.model import HEADLESS_LABEL, PROXY_NAME_LABEL
 from kybernetes.proxy.proxier import Proxier, ProxyConfig
@@ -35,12 +37,20 @@ class ServiceProxy:
         self.config = config
         self.clock = clock or REAL_CLOCK
         self.proxier = proxier or Proxier(iptables or Iptables(), config, clock=self.clock)
-        self.runner = SyncRunner(self.proxier.sync, min_interval=config.min_sync_period,
+        # healthCheckNodePorts listen on the node's address (every address when it is not known).
+        self.health = ServiceHealthServer(config.node_ip, healthy=lambda: self.proxier.healthy)
+        self.runner = SyncRunner(self._sync, min_interval=config.min_sync_period,
                                  max_interval=config.sync_period, clock=self.clock)
         self.proxier.request = self.runner.request
         self.proxier.retry_after = self.runner.retry_after
         self.factory = SharedInformerFactory(client, clock=self.clock)
         self._task: asyncio.Task[None] | None = None
+
+    async def _sync(self) -> None:
+        """The rules, then the health-check listeners that follow from the same state."""
+        await self.proxier.sync()
+        if self.proxier.services_synced and self.proxier.slices_synced:
+            await self.health.sync(self.proxier.health_checks())
 
     async def run(self) -> None:
         """Watch, sync, repeat, until cancelled."""
@@ -58,6 +68,7 @@ class ServiceProxy:
             self.runner.request()
             await self.runner.run()
         finally:
+            await self.health.close()
             await self.factory.shutdown()
 
     def start(self) -> asyncio.Task[None]:
@@ -80,5 +91,14 @@ class ServiceProxy:
         await self.stop()
 
 
-async def run_service_proxy(client: ApiClient, config: ProxyConfig, iptables: Iptables | None = None) -> None:
-    await ServiceProxy(client, config, iptables=iptables).run()
+async def run_service_proxy(client: ApiClient, config: ProxyConfig, iptables: Iptables | None = None, *,
+                            mode: str = "iptables") -> None:
+    """``mode``: iptables (proxier.py) or nftables (nft_proxier.py, a table of its own)."""
+    proxier = None
+    if mode == "nftables":
+        from kybernetes.proxy.nft_proxier import NftProxier
+
+        proxier = NftProxier(config)
+    elif mode != "iptables":
+        raise ValueError(f"proxy mode {mode!r}: use iptables or nftables")
+    await ServiceProxy(client, config, iptables=iptables, proxier=proxier).run()
