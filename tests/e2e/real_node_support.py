@@ -153,14 +153,15 @@ def _force_cleanup(rc: RealCluster) -> None:
 
 
 @contextlib.contextmanager
-def real_cluster(tmp: Path) -> Iterator[RealCluster]:
+def real_cluster(tmp: Path, *extra_args: str) -> Iterator[RealCluster]:
+    """A registry, then `kyb up` with its real node (``extra_args``: more `kyb up` flags)."""
     with LocalRegistry() as registry:
         image = build_image([busybox_layer()], cmd=["sh"])
         push_image(registry.url, "library/busybox", "1.36", image)
         config = _registries_yaml(tmp / "registries.yaml", registry)
         cidr = f"10.{random.randint(160, 250)}.0.0/16"
         cluster = KybCluster.start_new("--node", "--kubelet-port", "0", "--cluster-cidr", cidr, "--registry-config",
-                                       str(config), "--stop-pods")
+                                       str(config), "--stop-pods", *extra_args)
         rc = RealCluster(cluster, registry, HostNames.for_data_dir(cluster.data_dir))
         try:
             rc.wait_node_ready()
