@@ -89,3 +89,55 @@ async def test_follow_reads_new_lines_and_rotation_until_the_container_stops(tmp
     state["running"] = False
     await asyncio.wait_for(task, 5)
     assert b"".join(got) == b"first\nsecond\nthird\n"
+
+
+async def test_follow_reads_what_the_writer_added_to_the_old_file_after_the_rename(tmp_path):
+    """conmon keeps writing to the renamed file until it reopens the log: those lines are read
+    before the new file's, none lost, none twice."""
+    log = tmp_path / "0.log"
+    write(log, f"{T0} stdout F one")
+    state = {"running": True}
+
+    async def running() -> bool:
+        return state["running"]
+
+    got: list[bytes] = []
+
+    async def follow() -> None:
+        async for chunk in read_logs(log, LogOptions(follow=True), running=running):
+            got.append(chunk)
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.15)
+    with open(log, "a") as writer:  # the writer's descriptor, kept across the rename
+        log.rename(tmp_path / "0.log.1")
+        await asyncio.sleep(0.25)  # the reader polls while no file has the name
+        writer.write(f"{T1} stdout F two (late, in the old file)\n")
+    write(log, f"{T2} stdout F three")  # the reopened log
+    await asyncio.sleep(0.3)
+    state["running"] = False
+    await asyncio.wait_for(task, 5)
+    assert b"".join(got) == b"one\ntwo (late, in the old file)\nthree\n"
+
+
+async def test_follow_starts_over_when_the_file_is_truncated(tmp_path):
+    log = tmp_path / "0.log"
+    write(log, f"{T0} stdout F a long first line", f"{T0} stdout F and another")
+    state = {"running": True}
+
+    async def running() -> bool:
+        return state["running"]
+
+    got: list[bytes] = []
+
+    async def follow() -> None:
+        async for chunk in read_logs(log, LogOptions(follow=True), running=running):
+            got.append(chunk)
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.15)
+    log.write_text(f"{T1} stdout F new\n")
+    await asyncio.sleep(0.3)
+    state["running"] = False
+    await asyncio.wait_for(task, 5)
+    assert b"".join(got) == b"a long first line\nand another\nnew\n"

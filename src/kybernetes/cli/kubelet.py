@@ -3,7 +3,8 @@
     kyb kubelet --kubeconfig node.kubeconfig --data-dir /var/lib/kybernetes \\
         [--node-name N] [--node-ip IP] [--registry-config registries.yaml] [--kubelet-port 10250] \\
         [--tls-cert-file F --tls-private-key-file K --client-ca-file CA] \\
-        [--cluster-dns IP] [--cluster-domain cluster.local] [--stop-pods]
+        [--cluster-dns IP] [--cluster-domain cluster.local] [--stop-pods] \\
+        [--container-log-max-size 10Mi] [--container-log-max-files 5]
 
 Runs until SIGTERM or Ctrl-C; the pods keep running afterwards unless --stop-pods is given, and a
 kubelet started again on the same data dir takes them over (same container IDs, no restarts).
@@ -38,6 +39,18 @@ def _ip(ctx, param, value):
         except ValueError:
             raise click.BadParameter(f"{v!r} is not an IP address") from None
     return value
+
+
+def _log_max_size(ctx, param, value):
+    from kybernetes.api.quantity import QuantityError, parse_quantity
+
+    try:
+        size = int(parse_quantity(value))
+    except (QuantityError, ValueError, TypeError):
+        raise click.BadParameter(f"{value!r} is not a size (e.g. 10Mi)") from None
+    if size < 1:
+        raise click.BadParameter("must be greater than zero")
+    return size
 
 
 def check_prerequisites() -> None:
@@ -84,23 +97,29 @@ def dump_tasks() -> None:
 @click.option("--cluster-dns", multiple=True, callback=_ip, help="The cluster DNS server pods use (repeatable).")
 @click.option("--cluster-domain", default="cluster.local", show_default=True, help="The cluster's DNS domain.")
 @click.option("--stop-pods", is_flag=True, help="Stop and remove every pod of this node when the kubelet stops.")
+@click.option("--container-log-max-size", default="10Mi", show_default=True, callback=_log_max_size,
+              help="Size at which a container's log file is rotated.")
+@click.option("--container-log-max-files", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Log files kept per container, the live one included.")
 @click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
 def kubelet(kubeconfig, data_dir, node_name, node_ip, registry_config, kubelet_address, kubelet_port,
             tls_cert_file, tls_private_key_file, client_ca_file, cluster_dns, cluster_domain, stop_pods,
-            log_level) -> None:
+            container_log_max_size, container_log_max_files, log_level) -> None:
     """Run this machine's node: the pods bound to it, in runc containers."""
     if bool(tls_cert_file) != bool(tls_private_key_file):
         raise click.UsageError("--tls-cert-file and --tls-private-key-file go together")
     setup_logging(log_level)
     check_prerequisites()
     from kybernetes.kubelet.images.errors import RegistriesConfigError
+    from kybernetes.kubelet.log_rotation import LogRotationPolicy
     from kybernetes.kubelet.real_node import RealNodeOptions, build_real_node
 
     options = RealNodeOptions(
         data_dir=resolve_data_dir(data_dir), node_name=node_name, node_ip=node_ip, registry_config=registry_config,
         kubelet_address=kubelet_address, kubelet_port=kubelet_port, tls_cert_file=tls_cert_file,
         tls_key_file=tls_private_key_file, client_ca_file=client_ca_file, cluster_dns=list(cluster_dns),
-        cluster_domain=cluster_domain, stop_pods=stop_pods)
+        cluster_domain=cluster_domain, stop_pods=stop_pods,
+        log_rotation=LogRotationPolicy(container_log_max_size, container_log_max_files))
     client = make_client(kubeconfig, qps=50, burst=100, user_agent="kyb-kubelet")
     heartbeats = make_client(kubeconfig, qps=0, burst=1, user_agent="kyb-kubelet")
 

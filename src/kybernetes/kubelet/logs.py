@@ -5,8 +5,8 @@ The runtime (conmon, or the fake runtime) writes each container's output to its 
     2024-05-01T10:00:00.123456789Z stdout F a whole line
     2024-05-01T10:00:00.223456789Z stderr P the start of a long line (partial) ...
 
-and rotates it by size to ``NAME.log.1``, ``NAME.log.2``, ... (1 is the most recent rotated
-file; writing and rotating is the runtime's job). ``read_logs`` reads the rotated files oldest
+and the kubelet rotates it by size to ``NAME.log.1``, ``NAME.log.2``, ... (1 is the most recent
+rotated file; log_rotation.py). ``read_logs`` reads the rotated files oldest
 first, then the live one, and applies kubectl's options: ``tailLines`` (the last N lines),
 ``sinceSeconds``/``sinceTime`` (lines not older), ``timestamps`` (each line prefixed with its
 RFC 3339 time), ``limitBytes`` (stop after N bytes) and ``follow`` (keep reading while the
@@ -22,6 +22,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 POLL_SECONDS = 0.1
 _LINE = re.compile(rb"^(\S+) (stdout|stderr) ([PF]) ?(.*)$", re.DOTALL)
@@ -182,35 +183,75 @@ async def read_logs(path: str | Path, options: LogOptions, *,
 async def _follow(path: Path, position: int, identity, renderer: _Renderer, options: LogOptions,
                   running: Callable[[], Awaitable[bool]] | None,
                   sleep: Callable[[float], Awaitable[None]]) -> AsyncIterator[bytes]:
+    """Read on from ``position`` as the file grows. The file is held open, so when it is rotated
+    (renamed away, a new file under the name) what was written to it before the rename is read
+    to its end first, then the new file from its start: no line is lost or repeated."""
+    current = _open_at(path, position, identity)
     pending = b""
     final = False  # the container stopped: one last read, then the end
-    while True:
-        try:
-            stat = os.stat(path)
-            if identity is not None and (stat.st_dev, stat.st_ino) != identity:
-                identity, position, pending = (stat.st_dev, stat.st_ino), 0, b""  # rotated: a new file
-            identity = (stat.st_dev, stat.st_ino)
-            if stat.st_size < position:
-                position, pending = 0, b""  # truncated
-            with path.open("rb") as f:
-                f.seek(position)
-                data = f.read()
-        except OSError:
-            data = b""
-        if data:
-            position += len(data)
-            pending += data
-            complete, pending = pending[:pending.rfind(b"\n") + 1], pending[pending.rfind(b"\n") + 1:]
-            for entry in _entries(complete, options.since_ns):
-                chunk = renderer.render(entry)
-                if chunk:
-                    yield chunk
-                if renderer.exhausted:
-                    return
-            continue
-        if final:
-            return
-        if running is not None and not await running():
-            final = True
-            continue
-        await sleep(POLL_SECONDS)
+    try:
+        while True:
+            data = current.read() if current is not None else b""
+            replacement = None
+            if not data:
+                replacement = _replacement(path, current)
+                if replacement is not None and current is not None:
+                    data = current.read()  # the old file's last lines, written just before the switch
+            if data:
+                pending += data
+                cut = pending.rfind(b"\n") + 1
+                complete, pending = pending[:cut], pending[cut:]
+                for entry in _entries(complete, options.since_ns):
+                    chunk = renderer.render(entry)
+                    if chunk:
+                        yield chunk
+                    if renderer.exhausted:
+                        return
+            if replacement is not None:  # rotated: the old file is drained, on to the new one
+                if current is not None:
+                    current.close()
+                current, pending = replacement, b""
+                continue
+            if data:
+                continue
+            if final:
+                return
+            if running is not None and not await running():
+                final = True
+                continue
+            await sleep(POLL_SECONDS)
+    finally:
+        if current is not None:
+            current.close()
+
+
+def _open_at(path: Path, position: int, identity) -> BinaryIO | None:
+    """``path`` open for reading at ``position`` if it is still the file first read (else at 0)."""
+    try:
+        f = path.open("rb")
+    except OSError:
+        return None
+    stat = os.fstat(f.fileno())
+    same = identity is not None and (stat.st_dev, stat.st_ino) == identity
+    f.seek(position if same and stat.st_size >= position else 0)
+    return f
+
+
+def _replacement(path: Path, current: BinaryIO | None) -> BinaryIO | None:
+    """A new file to read from when ``path`` now names another file than ``current`` (rotation)
+    or ``current`` shrank (truncation); None while it is the same file."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    if current is not None:
+        mine = os.fstat(current.fileno())
+        if (mine.st_dev, mine.st_ino) == (stat.st_dev, stat.st_ino):
+            if mine.st_size >= current.tell():
+                return None
+            current.seek(0)  # truncated in place: read it again from the start
+            return None
+    try:
+        return path.open("rb")
+    except OSError:
+        return None

@@ -14,6 +14,12 @@ counts), then removes what a crash left: CNI attachments of sandboxes that no lo
 volume directories of pods without a sandbox. While it runs, a housekeeping loop removes the
 sandboxes of pods that were deleted while the kubelet was down.
 
+Two more loops run beside the kubelet: every pod of the node is queued for a sync every
+``resync_period`` seconds (upstream's syncFrequency: how ConfigMap, Secret and downward-API
+volume updates reach running pods whose objects did not change, as the volume sources are read
+through a TTL cache, not watched), and the container log manager rotates container logs by size
+(log_rotation.py: --container-log-max-size, --container-log-max-files).
+
 Stopping the kubelet leaves pods running (as k3s does); ``stop_pods=True`` removes every pod's
 containers, sandboxes, network attachments and volumes on the way out.
 """
@@ -30,10 +36,12 @@ from typing import Any
 
 from kybernetes.api.quantity import parse_quantity
 from kybernetes.client import ApiClient
+from kybernetes.client.indexer import object_key
 from kybernetes.kubelet.container_config import ContainerConfigBuilder
 from kybernetes.kubelet.images.registries import load_registries
 from kybernetes.kubelet.images.service import OciImageService, default_store_dir
 from kybernetes.kubelet.kubelet import Kubelet
+from kybernetes.kubelet.log_rotation import ContainerLogManager, LogRotationPolicy
 from kybernetes.kubelet.network import PodNetwork
 from kybernetes.kubelet.node_group import NodeGroup
 from kybernetes.kubelet.node_status import KUBELET_PORT
@@ -52,6 +60,10 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 RUNTIME_NAME = "runc"
 HOUSEKEEPING_PERIOD = 30.0
+# Upstream resyncs every minute and watches ConfigMaps and Secrets; our sources are a 5 s TTL
+# cache, and a real node runs at most ~110 pods, so a shorter period costs little and brings a
+# changed ConfigMap into a running pod's volume within about 15 s.
+POD_RESYNC_PERIOD = 10.0
 
 
 @dataclass
@@ -72,11 +84,14 @@ class RealNodeOptions:
     cni_bin_dir: str = "/usr/lib/cni"
     stop_pods: bool = False
     apiserver: tuple[str, int] | None = None  # how pods reach the apiserver before Services exist
+    log_rotation: LogRotationPolicy = field(default_factory=LogRotationPolicy)
+    resync_period: float = POD_RESYNC_PERIOD
 
 
 class RealNode:
     def __init__(self, group: NodeGroup, kubelet: Kubelet, runtime: RuncRuntime, network: PodNetwork,
                  images: OciImageService, volumes: VolumeManager, probes: ProbeManager, options: RealNodeOptions):
+        self.logs = ContainerLogManager(runtime, options.log_rotation, log_root=runtime.logs_dir)
         self.group = group
         self.kubelet = kubelet
         self.runtime = runtime
@@ -127,6 +142,19 @@ class RealNode:
                 log.warning("housekeeping: %s", e)
             await asyncio.sleep(HOUSEKEEPING_PERIOD)
 
+    def queue_all_pods(self) -> int:
+        """Queue every pod bound to this node for a sync; how many."""
+        keys = [object_key(p) for p in self.group.pods.list() if (p.get("spec") or {}).get("nodeName") == self.name]
+        for key in keys:
+            self.group.queue.add(key)
+        return len(keys)
+
+    async def _resync(self) -> None:
+        await self.group.ready.wait()
+        while True:
+            await asyncio.sleep(self.options.resync_period)
+            self.queue_all_pods()
+
     async def run(self) -> None:
         """Clean up after a crash, then run until cancelled (then stop, or keep, the pods)."""
         try:
@@ -134,6 +162,8 @@ class RealNode:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.group.run(), name="kubelet")
                 tg.create_task(self._housekeeping(), name="kubelet housekeeping")
+                tg.create_task(self._resync(), name="kubelet pod resync")
+                tg.create_task(self.logs.run(), name="container log rotation")
         finally:
             await asyncio.shield(self._shutdown())
 

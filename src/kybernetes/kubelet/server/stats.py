@@ -1,10 +1,12 @@
 """Resource usage for ``kubectl top``: the kubelet's /stats/summary and /metrics/resource.
 
 The runtime reports cumulative CPU time and the memory working set per container (CRI's
-ContainerStats). A rate (usageNanoCores) needs two samples: the sampler keeps the previous
-sample of each container and divides the difference by the time between them; for a container
-seen for the first time it uses the average since the container started. Node usage is the sum
-over the node's containers.
+ContainerStats). A rate (usageNanoCores) needs two samples: the sampler keeps each container's
+samples of the last ``WINDOW_SECONDS`` and divides the CPU time used since the oldest of them
+that is at least ``MIN_INTERVAL_SECONDS`` old by the time between (metrics-server averages over
+its scrape interval too: a rate over a few milliseconds would swing between zero and a whole core
+with CFS quota periods); for a container seen for the first time it uses the average since the
+container started. Node usage is the sum over the node's containers.
 """
 
 from __future__ import annotations
@@ -20,17 +22,28 @@ from kybernetes.kubelet.server.resolve import Node
 Obj = dict[str, Any]
 
 
+WINDOW_SECONDS = 15.0
+MIN_INTERVAL_SECONDS = 1.0
+
+
 class StatsSampler:
-    def __init__(self) -> None:
-        self._previous: dict[str, tuple[int, int]] = {}  # container id -> (timestamp ns, cpu ns)
+    def __init__(self, window: float = WINDOW_SECONDS, min_interval: float = MIN_INTERVAL_SECONDS) -> None:
+        self.window_ns = int(window * 1e9)
+        self.min_interval_ns = int(min_interval * 1e9)
+        # container id -> its samples (timestamp ns, cpu ns), oldest first
+        self._previous: dict[str, list[tuple[int, int]]] = {}
 
     def rate(self, stats: cri.ContainerStats, started_at: int) -> int:
         key = stats.attributes.id
         now, used = stats.cpu.timestamp, stats.cpu.usage_core_nano_seconds
-        before = self._previous.get(key)
-        self._previous[key] = (now, used)
-        if before is not None and now > before[0] and used >= before[1]:
-            return int((used - before[1]) * 1_000_000_000 / (now - before[0]))
+        kept = [s for s in self._previous.get(key, []) if s[0] < now and s[1] <= used]  # not after a reset
+        samples = [s for s in kept if now - s[0] <= self.window_ns] or kept[-1:]  # the last one, however old
+        base = next((s for s in samples if now - s[0] >= self.min_interval_ns), None)
+        if not samples or now - samples[-1][0] >= self.min_interval_ns / 4:
+            samples.append((now, used))  # no need to keep every sample of a burst of scrapes
+        self._previous[key] = samples
+        if base is not None:
+            return int((used - base[1]) * 1_000_000_000 / (now - base[0]))
         if started_at and now > started_at:
             return int(used * 1_000_000_000 / (now - started_at))
         return 0
