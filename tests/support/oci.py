@@ -41,7 +41,7 @@ BUSYBOX = os.environ.get("KYB_BUSYBOX", "/bin/busybox")
 APPLETS = ("sh", "ash", "echo", "cat", "sleep", "wget", "httpd", "nc", "ls", "true", "false", "env", "id",
            "hostname", "ps", "mkdir", "rm", "touch", "printf", "test", "[", "grep", "head", "tail", "kill",
            "wc", "dd", "sed", "date", "uname", "whoami", "stat", "cp", "mv", "ln", "chmod", "pwd", "sync",
-           "timeout", "seq", "tee", "yes", "nslookup", "ping", "ip", "ifconfig", "mount", "df", "du", "vi")
+           "timeout", "seq", "tee", "yes", "nslookup", "ping", "ip", "ifconfig", "mount", "df", "du", "vi", "tar")
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
