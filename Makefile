@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := runc conmon containernetworking-plugins iptables etcd-server etcd-client busybox-static \
+DEB_PACKAGES := runc conmon containernetworking-plugins iptables nftables etcd-server etcd-client busybox-static \
                 docker-registry iproute2 ca-certificates
 ARGS ?=
 

@@ -1,8 +1,9 @@
 """``kyb proxy``: the Service proxy for one node (flags named as kube-proxy's).
 
-    kyb proxy --kubeconfig FILE --node-name N [--cluster-cidr CIDR] [--masquerade-all]
-              [--min-sync-period 1s] [--sync-period 30s]
-    kyb proxy --cleanup            remove every chain and jump rule the proxy made, then exit
+    kyb proxy --kubeconfig FILE --node-name N [--proxy-mode iptables|nftables] [--cluster-cidr CIDR]
+              [--masquerade-all] [--min-sync-period 1s] [--sync-period 30s]
+    kyb proxy --cleanup            remove every chain, jump rule and table the proxy made (both
+                                   modes), then exit
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def check_cidr(ctx, param, value: str) -> str:
 @click.command()
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Kubeconfig to reach the apiserver [default: $KUBECONFIG or ~/.kube/config].")
+@click.option("--proxy-mode", type=click.Choice(["iptables", "nftables"]), default="iptables", show_default=True,
+              help="iptables: chains in the host's filter and nat tables (iptables-restore); nftables: a "
+                   "table of its own, ip kybernetes-proxy (nft; faster at many services).")
 @click.option("--node-name", "--hostname-override", "node_name", default="",
               help="This node's name: endpoints on it are local [default: the host name].")
 @click.option("--cluster-cidr", default="", callback=check_cidr,
@@ -58,26 +62,33 @@ def check_cidr(ctx, param, value: str) -> str:
 @click.option("--iptables-backend", type=click.Choice(["auto", "nft", "legacy"]), default="auto",
               show_default=True, help="Which iptables to drive [auto: the one `iptables` points at].")
 @click.option("--node-ip", default="", help="This node's address (for loadBalancerSourceRanges).")
-@click.option("--cleanup", "do_cleanup", is_flag=True, help="Remove all our chains and rules, then exit.")
+@click.option("--cleanup", "do_cleanup", is_flag=True,
+              help="Remove all our chains, rules and nftables table (both modes), then exit.")
 @click.option("--kube-api-qps", type=click.FloatRange(min=0), default=50.0, show_default=True)
 @click.option("--kube-api-burst", type=click.IntRange(min=0), default=100, show_default=True)
 @click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
-def proxy(kubeconfig, node_name, cluster_cidr, masquerade_all, min_sync_period, sync_period, masquerade_bit,
-          localhost_nodeports, iptables_backend, node_ip, do_cleanup, kube_api_qps, kube_api_burst,
-          log_level) -> None:
+def proxy(kubeconfig, proxy_mode, node_name, cluster_cidr, masquerade_all, min_sync_period, sync_period,
+          masquerade_bit, localhost_nodeports, iptables_backend, node_ip, do_cleanup, kube_api_qps,
+          kube_api_burst, log_level) -> None:
     """Program this node's packet filter for Services until SIGTERM or Ctrl-C."""
     setup_logging(log_level)
     from kybernetes.proxy import ProxyConfig, cleanup, run_service_proxy
     from kybernetes.proxy.iptables import Iptables, IptablesError, detect_backend
+    from kybernetes.proxy.nft_tool import NftError, find_nft
 
+    iptables = None
     try:
         iptables = Iptables(detect_backend(iptables_backend))
     except (IptablesError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+        # The nftables mode and the cleanup of its table need no iptables.
+        if proxy_mode == "iptables" and not do_cleanup:
+            raise click.ClickException(str(e)) from None
+    if proxy_mode == "nftables" and not do_cleanup and find_nft() is None:
+        raise click.ClickException("--proxy-mode nftables needs nft (Debian package: nftables)")
     if do_cleanup:
         try:
             removed = asyncio.run(cleanup(iptables))
-        except IptablesError as e:
+        except (IptablesError, NftError) as e:
             raise click.ClickException(f"cleanup failed: {e}") from None
         click.echo("removed the proxy's chains and rules" if removed else "nothing to clean up")
         return
@@ -91,6 +102,6 @@ def proxy(kubeconfig, node_name, cluster_cidr, masquerade_all, min_sync_period, 
 
     async def main() -> None:
         async with make_client(kubeconfig, qps=kube_api_qps, burst=kube_api_burst, user_agent="kyb-proxy") as client:
-            await run_service_proxy(client, config, iptables)
+            await run_service_proxy(client, config, iptables, mode=proxy_mode)
 
     run_until_signalled("proxy", main)

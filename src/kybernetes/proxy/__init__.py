@@ -1,6 +1,7 @@
-"""kybernetes.proxy: the Service proxy (kube-proxy's iptables mode), run as ``kyb proxy``.
+"""kybernetes.proxy: the Service proxy (kube-proxy's iptables and nftables modes), run as ``kyb proxy``.
 
     Services, EndpointSlices ──informers──► Proxier ──► iptables-restore --noflush (our chains only)
+                                        or  NftProxier ──► nft -f - (a table of its own: ip kybernetes-proxy)
                                               │
         model.py         objects -> ServicePort / Endpoint values (pure)
         topology.py      which endpoints serve cluster / node-local traffic (ready, then terminating)
@@ -10,14 +11,19 @@
         proxier.py       partial and full syncs, stale chains, canary, UDP conntrack
         sync_runner.py   minSyncPeriod rate limit + periodic resync
         iptables.py      the iptables binaries of the host's backend
-        cleanup.py       remove everything (``kyb proxy --cleanup``, uninstall)
+        nft_rules.py     nftables mode: one service's map elements, chains and affinity sets (pure)
+        nft_table.py     nftables mode: the table's base chains and maps, a sync's transaction (pure)
+        nft_proxier.py   nftables mode: partial and full syncs, what the kernel holds per service
+        nft_tool.py      running nft
+        cleanup.py       remove everything, both modes (``kyb proxy --cleanup``, uninstall)
         run.py           ServiceProxy: informers + proxier + loop
 
 This package imports only kybernetes.client, kybernetes.api and kybernetes.util.
 """
 
 from kybernetes.proxy.cleanup import cleanup
+from kybernetes.proxy.nft_proxier import NftProxier
 from kybernetes.proxy.proxier import Proxier, ProxyConfig
 from kybernetes.proxy.run import ServiceProxy, run_service_proxy
 
-__all__ = ["ProxyConfig", "Proxier", "ServiceProxy", "cleanup", "run_service_proxy"]
+__all__ = ["NftProxier", "ProxyConfig", "Proxier", "ServiceProxy", "cleanup", "run_service_proxy"]

@@ -1,0 +1,340 @@
+"""The nftables proxier (``kyb proxy --proxy-mode nftables``): the iptables proxier's job, in one
+table of its own driven by ``nft -f -`` transactions.
+
+    informer handlers ──► _services / _slices + pending keys ──► SyncRunner.request()  (as proxier.py)
+    sync():
+        re-derive NftService values for the pending services (pure: nft_rules.py)
+        partial sync: the changed services' map elements deleted/added, their chains flushed and
+                      refilled, the chains and affinity sets they dropped deleted: one transaction
+                      whose size follows the change, not the number of services
+        full sync:    (start, failure, table gone, every full_sync_period) the table's base chains
+                      and maps rewritten, every service's chains written, and whatever the kernel
+                      holds that no service wants (listed with nft) deleted: one transaction
+
+An address claimed by two services (say two LoadBalancers on the node's address with the same
+port) goes to the first by name: a map holds one verdict per key, where iptables would have let
+the first rule shadow the second. The kernel state is tracked per service (what was last
+programmed), so a partial sync knows exactly which elements to delete. Affinity sets keep their
+clients across syncs unless the timeout changes (they are made anew then, and on a restart).
+If the kernel refuses to delete chains in the transaction that drops their last reference, the
+sync is retried with the chains only flushed, and they are deleted by the next sync. A failed
+full sync makes the next one delete and rebuild the whole table (in the same transaction), so
+nothing left in it - say, a base chain of another version - can keep failing every sync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kybernetes.proxy.conntrack import Conntrack
+from kybernetes.proxy.health_server import HealthCheck, health_checks
+from kybernetes.proxy.model import ServicePort, endpoints_from_slices, service_ports, slice_service_key
+from kybernetes.proxy.nft_rules import (
+    FIREWALL_IPS,
+    ElementKey,
+    NftContext,
+    NftService,
+    is_affinity_set,
+    is_service_chain,
+    service_objects,
+)
+from kybernetes.proxy.nft_table import FAMILY, Changes, NftTableOptions, render, table_name, table_objects
+from kybernetes.proxy.nft_tool import Nft, NftError
+from kybernetes.proxy.proxier import ProxyConfig
+from kybernetes.util.clock import REAL_CLOCK, Clock
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+class NftProxier:
+    def __init__(self, config: ProxyConfig, *, nft: Nft | None = None, clock: Clock | None = None,
+                 conntrack: Conntrack | None = None, proc_sys: Path = Path("/proc/sys"), table: str | None = None):
+        self.config = config
+        self.nft = nft or Nft()
+        self.clock = clock or REAL_CLOCK
+        self.conntrack = conntrack or Conntrack()
+        self.proc_sys = proc_sys
+        self.table = table or table_name(config.chain_prefix)
+        self.opts = NftTableOptions(self.table, 1 << config.masquerade_bit, config.localhost_nodeports)
+        self.ctx = NftContext(config.cluster_cidr, config.masquerade_all, config.node_ip)
+        self._services: dict[str, Obj] = {}
+        self._slices: dict[str, dict[str, Obj]] = {}
+        self._pending: dict[str, float] = {}
+        self._ports: dict[str, list[ServicePort]] = {}
+        self._objects: dict[str, NftService] = {}  # what each service wants
+        self._wanted: dict[ElementKey, set[str]] = {}  # map element -> services wanting it
+        self._programmed: dict[str, NftService] = {}  # what the kernel holds per service
+        self._elements: dict[ElementKey, str] = {}  # map elements in the kernel
+        self._set_timeouts: dict[str, int] = {}  # affinity sets in the kernel
+        self._stale_chains: set[str] = set()  # flushed, to delete (see the module docstring)
+        self._stale_sets: set[str] = set()
+        self._need_full = True
+        self._recreate = False  # a full sync failed: the next one starts from an empty table
+        self._last_full = float("-inf")
+        self.services_synced = False
+        self.slices_synced = False
+        self.listeners: list[Callable[[dict[str, float], float], None]] = []
+        self.syncs = 0
+        self.full_syncs = 0
+        self.failures = 0
+        self.healthy = True  # the last sync worked (the health server reports it)
+        self.last_transaction_lines = 0
+        self.request: Callable[[], None] = lambda: None
+        self.retry_after: Callable[[float], None] = lambda seconds: None
+
+    # -- informer handlers -----------------------------------------------------------------------
+
+    def _changed(self, key: str) -> None:
+        self._pending.setdefault(key, self.clock.now())
+        self.request()
+
+    def on_service(self, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        self._services[key] = obj
+        self._changed(key)
+
+    def on_service_delete(self, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        self._services.pop(key, None)
+        self._changed(key)
+
+    def on_slice(self, obj: Obj) -> None:
+        key = slice_service_key(obj)
+        if key is not None:
+            self._slices.setdefault(key, {})[(obj.get("metadata") or {}).get("name", "")] = obj
+            self._changed(key)
+
+    def on_slice_delete(self, obj: Obj) -> None:
+        key = slice_service_key(obj)
+        if key is not None:
+            by_name = self._slices.get(key, {})
+            by_name.pop((obj.get("metadata") or {}).get("name", ""), None)
+            if not by_name:
+                self._slices.pop(key, None)
+            self._changed(key)
+
+    def health_checks(self) -> dict[str, HealthCheck]:
+        """The Services with a healthCheckNodePort and this node's ready endpoints of each."""
+        return health_checks(self._ports, self._slices, self.config.node_name)
+
+    def force_full_sync(self) -> None:
+        self._need_full = True
+        self.request()
+
+    def prepare_host(self) -> None:
+        """route_localnet for localhost node ports (as the iptables mode)."""
+        if self.config.localhost_nodeports:
+            for name in self.config.route_localnet_sysctls:
+                try:
+                    (self.proc_sys / name).write_text("1\n")
+                except OSError as e:
+                    log.warning("cannot set %s=1 (localhost node ports will not work): %s", name, e)
+        try:
+            if (self.proc_sys / "net/bridge/bridge-nf-call-iptables").read_text().strip() != "1":
+                log.warning("bridge-nf-call-iptables is off: pods on a bridge may not reach services")
+        except OSError:
+            log.warning("br_netfilter is not loaded: pods on a bridge may not reach services")
+
+    # -- deriving ----------------------------------------------------------------------------------
+
+    def _derive(self, key: str) -> None:
+        old = self._objects.pop(key, None)
+        if old is not None:
+            for element in old.elements:
+                wanting = self._wanted.get(element)
+                if wanting is not None:
+                    wanting.discard(key)
+                    if not wanting:
+                        del self._wanted[element]
+        obj = self._services.get(key)
+        ports = service_ports(obj) if obj is not None else []
+        if not ports:
+            self._ports.pop(key, None)
+            return
+        self._ports[key] = ports
+        endpoints = endpoints_from_slices(list(self._slices.get(key, {}).values()), self.config.node_name)
+        new = self._objects[key] = service_objects(ports, endpoints, self.ctx)
+        for element in new.elements:
+            self._wanted.setdefault(element, set()).add(key)
+
+    def _desired(self, element: ElementKey) -> str | None:
+        wanting = self._wanted.get(element)
+        if not wanting:
+            return None
+        return self._objects[min(wanting)].elements[element]
+
+    # -- the sync ----------------------------------------------------------------------------------
+
+    async def sync(self) -> None:
+        """One sync; nft failures are logged, retried after sync_period, and make it a full one."""
+        if not (self.services_synced and self.slices_synced):
+            return
+        now = self.clock.now()
+        if (not self._pending and not self._need_full
+                and not await self.nft.has_object("map", FAMILY, self.table, FIREWALL_IPS)):
+            # (a small map of ours: cheap to list, and gone when someone deleted the table)
+            log.warning("table %s %s is gone: resyncing everything", FAMILY, self.table)
+            self._need_full = True
+        if now - self._last_full >= self.config.full_sync_period:
+            self._need_full = True
+        full = self._need_full
+        pending, self._pending = self._pending, {}
+        old_udp = {k: self._udp_targets(k) for k in pending}
+        for key in (set(self._services) | set(self._objects)) if full else set(pending):
+            self._derive(key)
+        try:
+            changes = await self._full_changes() if full else self._partial_changes(set(pending))
+            if not changes.empty:
+                await self._apply(changes)
+        except (NftError, OSError) as e:
+            log.error("sync of the service rules failed; a full sync follows in %.0f s: %s",
+                      self.config.sync_period, e)
+            self._recreate = full  # whatever in the table made it fail goes with it
+            self._need_full = True
+            for key, at in pending.items():
+                self._pending.setdefault(key, at)
+            self.failures += 1
+            self.healthy = False
+            self.retry_after(self.config.sync_period)
+            return
+        self._record(changes, None if full else set(pending))
+        self.syncs += 1
+        self.healthy = True
+        done = self.clock.now()
+        if full:
+            self.full_syncs += 1
+            self._need_full = self._recreate = False
+            self._last_full = now
+        await self._clear_udp(old_udp)
+        for listener in list(self.listeners):
+            listener(pending, done)
+
+    def _partial_changes(self, changed: set[str]) -> Changes:
+        old_chains: set[str] = set()
+        new_chains: dict[str, list[str]] = {}
+        old_sets: dict[str, int] = {}
+        new_sets: dict[str, int] = {}
+        affected: set[ElementKey] = set()
+        for key in sorted(changed):
+            old, new = self._programmed.get(key), self._objects.get(key)
+            if old is not None:
+                old_chains.update(old.chains)
+                old_sets.update(old.sets)
+                affected.update(old.elements)
+            if new is not None:
+                new_chains.update(new.chains)
+                new_sets.update(new.sets)
+                affected.update(new.elements)
+        changes = Changes()
+        for element in sorted(affected):
+            current, desired = self._elements.get(element), self._desired(element)
+            if current != desired:
+                if current is not None:
+                    changes.delete_elements.append(element)
+                if desired is not None:
+                    changes.add_elements[element] = desired
+        self._stale_chains -= set(new_chains)
+        self._stale_sets -= set(new_sets)
+        changes.flush_chains = sorted(old_chains)
+        changes.delete_chains = sorted((old_chains - set(new_chains)) | self._stale_chains)
+        changes.delete_sets = sorted({s for s, t in old_sets.items() if new_sets.get(s) != t} | self._stale_sets)
+        changes.add_sets = {s: t for s, t in new_sets.items() if old_sets.get(s) != t}
+        changes.add_chains = sorted(set(new_chains) - old_chains)
+        changes.rules = new_chains
+        return changes
+
+    async def _full_changes(self) -> Changes:
+        chains: set[str] = set()
+        sets: set[str] = set()
+        if not self._recreate:
+            # Chain and set names only: listing the whole table would also print every rule (slow).
+            chains, _ = table_objects(await self.nft.list("chains", FAMILY) or "", self.table)
+            _, sets = table_objects(await self.nft.list("sets", FAMILY) or "", self.table)
+        existing_chains = {c for c in chains if is_service_chain(c)}
+        existing_sets = {s for s in sets if is_affinity_set(s)}
+        wanted_chains: dict[str, list[str]] = {}
+        wanted_sets: dict[str, int] = {}
+        for key in sorted(self._objects):
+            wanted_chains.update(self._objects[key].chains)
+            wanted_sets.update(self._objects[key].sets)
+        keep_sets = {s for s, t in wanted_sets.items() if s in existing_sets and self._set_timeouts.get(s) == t}
+        elements = {element: value for element in sorted(self._wanted)
+                    if (value := self._desired(element)) is not None}
+        # Every existing chain is flushed before anything is deleted, so no old rule still refers to
+        # a set or chain being deleted (render's order).
+        return Changes(base=True, recreate=self._recreate, flush_chains=sorted(existing_chains),
+                       delete_chains=sorted(existing_chains - set(wanted_chains)),
+                       delete_sets=sorted(existing_sets - keep_sets),
+                       add_sets={s: t for s, t in wanted_sets.items() if s not in keep_sets},
+                       add_chains=sorted(set(wanted_chains) - existing_chains),
+                       rules=wanted_chains, add_elements=elements)
+
+    async def _apply(self, changes: Changes) -> None:
+        lines = render(self.opts, changes)
+        self.last_transaction_lines = len(lines)
+        try:
+            await self.nft.apply(lines)
+        except NftError as e:
+            if not (changes.delete_chains or changes.delete_sets):
+                raise
+            log.debug("transaction failed, retrying without deletes: %s", e)
+            # Older kernels may refuse to delete a chain in the transaction that drops its last
+            # reference: flush now, delete next time.
+            readded = set(changes.add_sets)
+            retry = dataclasses.replace(changes, delete_chains=[],
+                                        delete_sets=[s for s in changes.delete_sets if s in readded])
+            await self.nft.apply(render(self.opts, retry))
+            log.warning("nft refused to delete %d chains and %d sets in the same transaction; deleting them "
+                        "in the next sync", len(changes.delete_chains), len(changes.delete_sets) - len(retry.delete_sets))
+            self._stale_chains |= set(changes.delete_chains)
+            self._stale_sets |= set(changes.delete_sets) - readded
+            return
+        self._stale_chains -= set(changes.delete_chains)
+        self._stale_sets -= set(changes.delete_sets)
+
+    def _record(self, changes: Changes, changed: set[str] | None) -> None:
+        """Remember what the kernel now holds (``changed`` None: a full sync wrote everything)."""
+        if changed is None:
+            self._programmed = dict(self._objects)
+            self._elements = dict(changes.add_elements)
+            self._set_timeouts = {s: t for obj in self._objects.values() for s, t in obj.sets.items()}
+            return
+        for key in changed:
+            if key in self._objects:
+                self._programmed[key] = self._objects[key]
+            else:
+                self._programmed.pop(key, None)
+        for element in changes.delete_elements:
+            self._elements.pop(element, None)
+        self._elements.update(changes.add_elements)
+        for name in changes.delete_sets:
+            self._set_timeouts.pop(name, None)
+        self._set_timeouts.update(changes.add_sets)
+
+    # -- UDP conntrack -----------------------------------------------------------------------------
+
+    def _udp_targets(self, key: str) -> dict[tuple[str, int], frozenset[str]]:
+        obj = self._objects.get(key)
+        return dict(obj.udp_targets) if obj is not None else {}
+
+    async def _clear_udp(self, before: dict[str, dict[tuple[str, int], frozenset[str]]]) -> None:
+        if not self.conntrack.available:
+            return
+        for key, old in before.items():
+            new = self._udp_targets(key)
+            for (ip, node_port), old_ips in old.items():
+                for gone in old_ips - new.get((ip, node_port), frozenset()):
+                    await self.conntrack.clear_endpoint(ip, gone)
+            for (ip, node_port), ips in new.items():
+                if ips and not old.get((ip, node_port)):
+                    # Flows sent while the service had no endpoint would stick to "no DNAT".
+                    await self.conntrack.clear_service(ip)
+                    if node_port:
+                        await self.conntrack.clear_node_port(node_port)
