@@ -14,6 +14,7 @@ ready copy, as kube-proxy's slice cache does.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,9 +98,18 @@ class ServiceState:
         return self.endpoints.get((port.port_name, port.protocol), [])
 
 
+_DOTTED_QUAD = re.compile(r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+                          r"(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
+
+
 def _ipv4(value: Any) -> str | None:
+    """``value`` as a canonical IPv4 address, or None. Canonical dotted quads (nearly every value
+    seen) are recognised by a regular expression; the rest go through ipaddress (a proxy of 10k
+    services spends seconds there otherwise)."""
     if not isinstance(value, str):
         return None
+    if _DOTTED_QUAD.fullmatch(value):
+        return value
     try:
         return str(ipaddress.IPv4Address(value))
     except ValueError:
@@ -215,5 +225,6 @@ def endpoints_from_slices(slices: list[Obj], node_name: str) -> dict[tuple[str, 
     return {key: sorted(by.values(), key=_address_order) for key, by in merged.items()}
 
 
-def _address_order(endpoint: Endpoint) -> tuple[int, int]:
-    return int(ipaddress.IPv4Address(endpoint.ip)), endpoint.port
+def _address_order(endpoint: Endpoint) -> tuple[int, int, int, int, int]:
+    a, b, c, d = endpoint.ip.split(".")  # canonical: _ipv4 made it so
+    return int(a), int(b), int(c), int(d), endpoint.port
