@@ -25,7 +25,7 @@ def test_reference_lists_every_command_and_flag():
     from kybernetes.cli.main import cli
 
     text = _generator().render()
-    for name, command in cli.commands.items():
+    for name, command in cli.all_commands().items():
         assert f"## `kyb {name}`" in text
         for param in command.params:
             for opt in getattr(param, "opts", []):

@@ -114,3 +114,53 @@ async def test_stop_during_start_returns_without_error(tmp_path):
     stop.set()
     await asyncio.wait_for(run, 10)
     assert sup.children[0].process.returncode in (0, -15)  # SIGTERM may land before its handler
+
+
+# A gated child: says it was spawned, waits at the start gate (as `python -m kybernetes.cli` does),
+# then says it runs and serves until SIGTERM.
+GATED = """
+import pathlib, signal, sys, time
+from kybernetes.cli.start_gate import wait_at_start_gate
+pathlib.Path(sys.argv[1]).write_text("spawned")
+wait_at_start_gate([])
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+pathlib.Path(sys.argv[2]).write_text("running")
+while True:
+    time.sleep(0.05)
+"""
+
+
+def gated_spec(tmp_path) -> ChildSpec:
+    return ChildSpec("gated", [sys.executable, "-c", GATED, str(tmp_path / "spawned"), str(tmp_path / "running")],
+                     gated=True)
+
+
+async def test_a_gated_child_is_spawned_at_once_but_runs_only_after_the_ones_before_it(tmp_path):
+    sup = Supervisor()
+    stop = asyncio.Event()
+    first = ChildSpec("first", [sys.executable, "-c", SERVE, str(tmp_path / "first")],
+                      ready=file_probe(tmp_path / "first-ready"))
+    run = asyncio.create_task(sup.run([first, gated_spec(tmp_path)], stop))
+    await until(lambda: (tmp_path / "spawned").exists())  # imported while the first one starts
+    await asyncio.sleep(0.3)
+    assert not (tmp_path / "running").exists()
+    (tmp_path / "first-ready").write_text("")
+    await asyncio.wait_for(sup.started.wait(), 10)
+    await until(lambda: (tmp_path / "running").exists())
+    stop.set()
+    await asyncio.wait_for(run, 10)
+    assert [c.process.returncode for c in sup.children] == [0, 0]
+    assert all(c.gate == -1 for c in sup.children)
+
+
+async def test_a_gated_child_exits_quietly_when_the_start_is_stopped_before_its_turn(tmp_path):
+    sup = Supervisor()
+    stop = asyncio.Event()
+    never = ChildSpec("slow", [sys.executable, "-c", SERVE, str(tmp_path / "x")], ready=file_probe(tmp_path / "never"))
+    run = asyncio.create_task(sup.run([never, gated_spec(tmp_path)], stop))
+    await until(lambda: (tmp_path / "spawned").exists())
+    gated = sup.children[1].process
+    stop.set()
+    await asyncio.wait_for(run, 10)
+    assert await asyncio.wait_for(gated.wait(), 10) in (0, -15)
+    assert not (tmp_path / "running").exists()

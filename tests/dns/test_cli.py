@@ -43,6 +43,22 @@ def test_bad_flags_are_clear_errors():
     assert result.exit_code == 2 and "--advertise-address" in result.output
 
 
+def test_kyb_up_and_agent_pass_dns_upstream_to_kyb_dns(tmp_path):
+    from kybernetes.cli.agent import node_service_specs
+
+    runner = CliRunner()
+    for command in (["up", "--data-dir", str(tmp_path)], ["agent", "--kubeconfig", __file__]):
+        result = runner.invoke(cli, [*command, "--dns-upstream", "127.0.0.1:5353,nope"])
+        assert result.exit_code == 2 and "--dns-upstream" in result.output and "nope" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    specs = node_service_specs(kubeconfig=tmp_path / "kc", node_name="n1", node_address="127.0.0.1",
+                               dns_service_ip="", dns_upstream="127.0.0.1:5353")
+    [dns] = [s for s in specs if s.name == "dns"]
+    assert dns.argv[dns.argv.index("--upstream") + 1] == "127.0.0.1:5353"
+    [proxy] = [s for s in specs if s.name == "proxy"]
+    assert "--upstream" not in proxy.argv
+
+
 async def test_kyb_dns_serves_and_registers(tmp_path):
     async with TestApiServer() as srv, srv.client() as client:
         await client.create(SERVICES, {"metadata": {"name": "web"}, "spec": {

@@ -3,6 +3,7 @@
     kyb agent --kubeconfig node.kubeconfig [--data-dir D] [--node-name N] [--node-ip IP]
               [--registry-config registries.yaml] [--kubelet-port 10250]
               [--tls-cert-file F --tls-private-key-file K --client-ca-file CA] [--disable dns]
+              [--dns-upstream 192.0.2.53,127.0.0.1:5353]
 
 Runs the node's components as supervised children, each restarted with backoff if it dies: the
 service proxy (``kyb proxy``), the cluster DNS (``kyb dns``, answering on the node's address, port
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from kybernetes.cli.component import announce, log_format_option
 from kybernetes.cli.kubelet import _ip
 from kybernetes.cli.options import resolve_data_dir
 
@@ -44,6 +46,21 @@ def dns_listen_port(address: str, preferred: int = 53) -> int:
     raise click.ClickException(f"no free port for the cluster DNS on {address}")
 
 
+def check_dns_upstream(ctx, param, value: str) -> str:
+    """--dns-upstream: comma-separated ADDR[:PORT]; refused before anything starts when malformed."""
+    from kybernetes.dns.forward import parse_upstreams
+
+    try:
+        parse_upstreams(value or "")
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return value or ""
+
+
+DNS_UPSTREAM_HELP = ("Resolvers the cluster DNS forwards other names to, comma-separated ADDR[:PORT] "
+                     "[default: the nameservers of /etc/resolv.conf].")
+
+
 def cluster_dns_ip(service_cidr: str) -> str:
     """The kube-dns Service's cluster IP: the tenth address of the (first) service CIDR, as k3s
     picks it (10.43.0.10 for 10.43.0.0/16)."""
@@ -54,11 +71,13 @@ def cluster_dns_ip(service_cidr: str) -> str:
 
 
 def node_service_specs(*, kubeconfig: Path, node_name: str, node_address: str, cluster_cidr: str = "",
-                       dns_service_ip: str = "", disabled: tuple[str, ...] = (), quiet: bool = False) -> list:
+                       dns_service_ip: str = "", disabled: tuple[str, ...] = (), quiet: bool = False,
+                       dns_upstream: str = "") -> list:
     """The node's service proxy (``kyb proxy``) and cluster DNS (``kyb dns``) children. With
     ``dns_service_ip`` the DNS server registers the kube-dns Service at that cluster IP with this
     node's address and port behind it (the proxy DNATs the cluster IP there); without, pods are
-    given the node's address directly and the server listens on port 53."""
+    given the node's address directly and the server listens on port 53. ``dns_upstream`` is
+    ``kyb dns --upstream`` (names outside the cluster domain go there)."""
     from kybernetes.util.supervisor import ChildSpec
 
     level = "warning" if quiet else "info"
@@ -77,6 +96,8 @@ def node_service_specs(*, kubeconfig: Path, node_name: str, node_address: str, c
                      "--node-name", node_name, "--advertise-address", node_address]
         else:
             argv += ["--listen", _join_host_port(node_address, 53)]
+        if dns_upstream:
+            argv += ["--upstream", dns_upstream]
         specs.append(ChildSpec("dns", argv))
     return specs
 
@@ -87,7 +108,7 @@ def _join_host_port(address: str, port: int) -> str:
 
 def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: str, registry_config: Path | None,
                 kubelet_port: int, tls: tuple[Path | None, Path | None, Path | None], disabled: tuple[str, ...],
-                stop_pods: bool, quiet: bool) -> list:
+                stop_pods: bool, quiet: bool, dns_upstream: str = "") -> list:
     from kybernetes.kubelet.real_machine import node_name as default_node_name
     from kybernetes.kubelet.real_machine import primary_address
     from kybernetes.util.supervisor import ChildSpec
@@ -96,7 +117,7 @@ def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: st
     address = node_ip or primary_address()
     level = "warning" if quiet else "info"
     specs = node_service_specs(kubeconfig=kubeconfig, node_name=name, node_address=address, disabled=disabled,
-                               quiet=quiet)
+                               quiet=quiet, dns_upstream=dns_upstream)
     dns = "dns" not in disabled
     argv = [sys.executable, "-m", "kybernetes.cli", "kubelet", "--kubeconfig", str(kubeconfig),
             "--data-dir", str(data_dir), "--node-name", name, "--node-ip", address,
@@ -133,9 +154,11 @@ def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: st
 @click.option("--disable", "disabled", multiple=True, type=click.Choice(AGENT_COMPONENTS),
               help="A node component not to run (repeatable).")
 @click.option("--stop-pods", is_flag=True, help="Stop and remove every pod when the agent stops.")
+@click.option("--dns-upstream", default="", callback=check_dns_upstream, help=DNS_UPSTREAM_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@log_format_option
 def agent(kubeconfig, data_dir, node_name, node_ip, registry_config, kubelet_port, tls_cert_file,
-          tls_private_key_file, client_ca_file, disabled, stop_pods, quiet) -> None:
+          tls_private_key_file, client_ca_file, disabled, stop_pods, dns_upstream, quiet) -> None:
     """Run this machine's node components against a cluster's apiserver."""
     from kybernetes.cli.control_plane import run_supervised
 
@@ -144,10 +167,10 @@ def agent(kubeconfig, data_dir, node_name, node_ip, registry_config, kubelet_por
     specs = agent_specs(kubeconfig=kubeconfig.absolute(), data_dir=resolve_data_dir(data_dir), node_name=node_name,
                         node_ip=node_ip, registry_config=registry_config, kubelet_port=kubelet_port,
                         tls=(tls_cert_file, tls_private_key_file, client_ca_file), disabled=tuple(disabled),
-                        stop_pods=stop_pods, quiet=quiet)
+                        stop_pods=stop_pods, quiet=quiet, dns_upstream=dns_upstream)
 
     def all_ready() -> None:
         if not quiet:
-            click.echo("node components running")
+            announce("node components running")
 
     sys.exit(run_supervised(specs, quiet=quiet, on_all_ready=all_ready))

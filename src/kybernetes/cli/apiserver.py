@@ -7,12 +7,12 @@ Every ApiServerConfig field is a flag; the names follow kube-apiserver where it 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 import click
 
+from kybernetes.cli.component import LOG_LEVELS, log_format_option, setup_logging
 from kybernetes.cli.options import check_store_url
 from kybernetes.cli.paths import default_data_dir
 
@@ -63,8 +63,8 @@ def _run(coro) -> None:
                    "or the host's first non-loopback address].")
 @click.option("--anonymous-admin", is_flag=True,
               help="Treat every request as system:masters. For tests over plain HTTP only.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True)
+@click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
+@log_format_option
 def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_file, client_ca_file,
               token_auth_file, sa_key_file, sa_issuer, api_audiences, inline_namespace_cleanup, service_cidr,
               node_port_range, advertise_address, anonymous_admin, log_level) -> None:
@@ -72,7 +72,7 @@ def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_fi
     if (tls_cert_file is None) != (tls_key_file is None):
         raise click.UsageError("--tls-cert-file and --tls-private-key-file go together")
     _check_service_flags(service_cidr, node_port_range, advertise_address)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(log_level)
     from kybernetes.api.errors import ApiError
     from kybernetes.apiserver.authn import TokenFileError
     from kybernetes.apiserver.server import ApiServerConfig, run_apiserver

@@ -12,6 +12,7 @@ ready, restarts one that dies and stops all of them on SIGTERM/SIGINT.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import click
 
 from kybernetes.apiserver.pki import ClusterPki, PkiError, ensure_cluster_pki
+from kybernetes.cli.component import announce, current_log_format, setup_logging
 from kybernetes.cli.options import service_cidr as options_service_cidr
 from kybernetes.cli.paths import local_server_url
 from kybernetes.cli.status import ComponentStates
@@ -125,19 +127,29 @@ def simulated_nodes_spec(plane: ControlPlane, count: int, *, quiet: bool = False
 
 def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready, state_file: Path | None = None) -> int:
     """Run ``specs`` in the foreground until SIGTERM/SIGINT; the process exit code. With ``state_file``
-    (DATA_DIR/run/components.json) every child's pid, state and restarts are kept there for `kyb status`."""
+    (DATA_DIR/run/components.json) every child's pid, state and restarts are kept there for `kyb status`.
+    The command's --log-format goes to every child, and its own lines follow it (announce). The
+    children are spawned at once, each behind a start gate (util/supervisor.py), and let go in order."""
+    setup_logging("warning" if quiet else "info")
+    log_format = current_log_format()
+    for spec in specs:
+        if log_format != "text":
+            spec.argv = [*spec.argv, "--log-format", log_format]
+        # our own components import behind a start gate while the ones before them start
+        spec.gated = spec.argv[1:3] == ["-m", "kybernetes.cli"]
     states = ComponentStates(state_file, [s.name for s in specs]) if state_file else None
 
     def ready(name: str, pid: int) -> None:
         if states:
             states.update(name, pid=pid, state="running")
         if not quiet:
-            click.echo(f"  {click.style('✓', fg='green')} {name:<20} running (pid {pid})")
+            announce(f"  {click.style('✓', fg='green')} {name:<20} running (pid {pid})")
 
     def restarted(name: str, code: int) -> None:
         if states:
             states.update(name, state="restarting", last_exit_code=code, restarts=states.components[name].restarts + 1)
-        click.echo(f"  {click.style('!', fg='yellow')} {name} exited (code {code}); restarting", err=True)
+        announce(f"  {click.style('!', fg='yellow')} {name} exited (code {code}); restarting", err=True,
+                 level=logging.WARNING)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -149,14 +161,14 @@ def run_supervised(specs: list[ChildSpec], *, quiet: bool, on_all_ready, state_f
         try:
             await supervisor.run(specs, stop)
         except ChildFailedError as e:
-            click.echo(f"kyb: {e}", err=True)
+            announce(f"kyb: {e}", err=True, level=logging.ERROR)
             return 1
         finally:
             watcher.cancel()
             if states:
                 states.stopped()
         if not quiet:
-            click.echo("stopped")
+            announce("stopped")
         return 0
 
     return asyncio.run(main())

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from kybernetes.cli.component import LOG_LEVELS, make_client, run_until_signalled, setup_logging
+from kybernetes.cli.component import (
+    LOG_LEVELS,
+    log_format_option,
+    make_client,
+    run_until_signalled,
+    setup_logging,
+)
 
 
 @click.command("controller-manager")
@@ -28,6 +34,7 @@ from kybernetes.cli.component import LOG_LEVELS, make_client, run_until_signalle
 @click.option("--kube-api-qps", type=float, default=50.0, show_default=True)
 @click.option("--kube-api-burst", type=int, default=100, show_default=True)
 @click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
+@log_format_option
 def controller_manager(kubeconfig, controllers, leader_elect, root_ca_file, cluster_cidr, node_cidr_mask_size,
                        node_monitor_grace_period, max_endpoints_per_slice, terminated_pod_gc_threshold,
                        kube_api_qps, kube_api_burst, log_level) -> None:

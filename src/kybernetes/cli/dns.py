@@ -16,7 +16,14 @@ from pathlib import Path
 
 import click
 
-from kybernetes.cli.component import LOG_LEVELS, make_client, run_until_signalled, setup_logging
+from kybernetes.cli.component import (
+    LOG_LEVELS,
+    announce,
+    log_format_option,
+    make_client,
+    run_until_signalled,
+    setup_logging,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,7 @@ def _host_port(value: str, param_hint: str) -> tuple[str, int]:
 @click.option("--kube-api-qps", type=float, default=50.0, show_default=True)
 @click.option("--kube-api-burst", type=int, default=100, show_default=True)
 @click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
+@log_format_option
 def dns(kubeconfig, listen, cluster_domain, upstreams, dns_service_ip, node_name, advertise_address, cache_size,
         cache_max_ttl, kube_api_qps, kube_api_burst, log_level) -> None:
     """Serve cluster DNS until SIGTERM or Ctrl-C."""
@@ -83,8 +91,8 @@ def dns(kubeconfig, listen, cluster_domain, upstreams, dns_service_ip, node_name
                 if node_name:
                     await ensure_kube_dns(client, node_name=node_name, node_address=advertise_address,
                                           port=server.address[1], cluster_ip=dns_service_ip)
-                click.echo(f"kyb dns: serving {domain} on {server.address[0]}:{server.address[1]} (UDP and TCP)",
-                           err=True)
+                announce(f"kyb dns: serving {domain} on {server.address[0]}:{server.address[1]} (UDP and TCP)",
+                         err=True, logger="kybernetes.dns")
                 await server.serve_forever()
 
     run_until_signalled("dns", main)

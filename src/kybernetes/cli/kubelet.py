@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from kybernetes.cli.component import LOG_LEVELS, make_client, setup_logging
+from kybernetes.cli.component import LOG_LEVELS, log_format_option, make_client, setup_logging
 from kybernetes.cli.options import resolve_data_dir
 
 log = logging.getLogger("kybernetes.kubelet")
@@ -102,6 +102,7 @@ def dump_tasks() -> None:
 @click.option("--container-log-max-files", type=click.IntRange(min=2), default=5, show_default=True,
               help="Log files kept per container, the live one included.")
 @click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
+@log_format_option
 def kubelet(kubeconfig, data_dir, node_name, node_ip, registry_config, kubelet_address, kubelet_port,
             tls_cert_file, tls_private_key_file, client_ca_file, cluster_dns, cluster_domain, stop_pods,
             container_log_max_size, container_log_max_files, log_level) -> None:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import click
 
-from kybernetes.cli.component import LOG_LEVELS, make_client, run_until_signalled, setup_logging
+from kybernetes.cli.component import (
+    LOG_LEVELS,
+    log_format_option,
+    make_client,
+    run_until_signalled,
+    setup_logging,
+)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -67,6 +73,7 @@ def check_cidr(ctx, param, value: str) -> str:
 @click.option("--kube-api-qps", type=click.FloatRange(min=0), default=50.0, show_default=True)
 @click.option("--kube-api-burst", type=click.IntRange(min=0), default=100, show_default=True)
 @click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
+@log_format_option
 def proxy(kubeconfig, proxy_mode, node_name, cluster_cidr, masquerade_all, min_sync_period, sync_period,
           masquerade_bit, localhost_nodeports, iptables_backend, node_ip, do_cleanup, kube_api_qps,
           kube_api_burst, log_level) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from pathlib import Path
 
 import click
+
+from kybernetes.cli.component import LOG_LEVELS, log_format_option, setup_logging
 
 
 def _run(coro) -> None:
@@ -44,12 +45,12 @@ def _run(coro) -> None:
 @click.option("--kube-api-burst", type=click.IntRange(min=0), default=100, show_default=True)
 @click.option("--percentage-of-nodes-to-score", type=click.IntRange(0, 100), default=0, show_default=True,
               help="Stop filtering after this share of nodes fit (0: adaptive, as Kubernetes).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True)
+@click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
+@log_format_option
 def scheduler(kubeconfig, context, leader_elect, lease_name, scheduler_names, kube_api_qps, kube_api_burst,
               percentage_of_nodes_to_score, log_level) -> None:
     """Assign nodes to pods until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(log_level)
     from kybernetes.client import ApiClient
     from kybernetes.client.kubeconfig import KubeconfigError, load_kubeconfig
     from kybernetes.scheduler.runner import SchedulerRunner

@@ -10,12 +10,14 @@ import sys
 
 import click
 
+from kybernetes.cli.component import announce, log_format_option
 from kybernetes.cli.control_plane import control_plane_specs, prepare, run_supervised
 from kybernetes.cli.options import cluster_options, resolve_data_dir
 
 
 @click.command()
 @cluster_options
+@log_format_option
 def server(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet) -> None:
     """Run the control plane in the foreground until SIGTERM or Ctrl-C."""
     plane = prepare(resolve_data_dir(data_dir), port=port, bind_address=bind_address, store_url=store_url,
@@ -23,6 +25,6 @@ def server(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quie
 
     def all_ready() -> None:
         if not quiet:
-            click.echo(f"control plane ready at {plane.server_url}; admin kubeconfig: {plane.kubeconfig}")
+            announce(f"control plane ready at {plane.server_url}; admin kubeconfig: {plane.kubeconfig}")
 
     sys.exit(run_supervised(control_plane_specs(plane, quiet=quiet), quiet=quiet, on_all_ready=all_ready))

@@ -21,6 +21,7 @@ import click
 
 from kybernetes.api.errors import ApiError
 from kybernetes.api.quantity import parse_quantity
+from kybernetes.cli.component import LOG_LEVELS, log_format_option, setup_logging
 
 log = logging.getLogger("kybernetes.simulate-nodes")
 
@@ -73,12 +74,12 @@ def _labels(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--stop-seconds", type=click.FloatRange(0), default=1.0, show_default=True,
               help="How long a container takes to stop after SIGTERM.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write kubelet events.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True)
+@click.option("--log-level", type=LOG_LEVELS, default="info", show_default=True)
+@log_format_option
 def simulate_nodes(count, kubeconfig, context, name_prefix, first_index, cpu, memory, pods, labels, qps, burst,
                    stop_seconds, events, log_level) -> None:
     """Run simulated nodes (fake container runtime) until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(log_level)
     from kybernetes.client import ApiClient
     from kybernetes.client.kubeconfig import KubeconfigError, load_kubeconfig
     from kybernetes.kubelet.simulated import SimulationConfig

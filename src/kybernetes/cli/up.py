@@ -11,6 +11,7 @@ reused, only the kubeconfig is rewritten (the port may have changed). Pods keep 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shlex
 import sys
@@ -19,7 +20,8 @@ from pathlib import Path
 import click
 
 from kybernetes import KUBERNETES_VERSION, __version__
-from kybernetes.cli.agent import cluster_dns_ip, node_service_specs
+from kybernetes.cli.agent import DNS_UPSTREAM_HELP, check_dns_upstream, cluster_dns_ip, node_service_specs
+from kybernetes.cli.component import announce, log_format_option
 from kybernetes.cli.control_plane import control_plane_specs, prepare, run_supervised, simulated_nodes_spec
 from kybernetes.cli.kubelet import kubelet_spec
 from kybernetes.cli.options import cluster_options, resolve_data_dir
@@ -40,15 +42,17 @@ from kybernetes.cli.status import COMPONENTS_FILE, PID_FILE, pid_alive
 @click.option("--registry-config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="registries.yaml (k3s format): registry mirrors and credentials for the node.")
 @click.option("--stop-pods", is_flag=True, help="Stop and remove every pod of the node when kyb up stops.")
+@click.option("--dns-upstream", default="", callback=check_dns_upstream, help=DNS_UPSTREAM_HELP)
 @click.option("--no-kubeconfig-merge", is_flag=True,
               help="Do not merge the admin kubeconfig into ~/.kube/config (or $KUBECONFIG) as context kybernetes.")
+@log_format_option
 def up(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet, sim_nodes, node_name, node_ip,
-       kubelet_port, registry_config, stop_pods, no_kubeconfig_merge, run_node) -> None:
+       kubelet_port, registry_config, stop_pods, no_kubeconfig_merge, run_node, dns_upstream) -> None:
     """Run a one-machine cluster in the foreground until SIGTERM or Ctrl-C."""
     data_dir = resolve_data_dir(data_dir)
     refuse_if_running(data_dir / PID_FILE)
     if not quiet:
-        click.echo(f"Kybernetes {__version__} (Kubernetes {KUBERNETES_VERSION}), data in {data_dir}")
+        announce(f"Kybernetes {__version__} (Kubernetes {KUBERNETES_VERSION}), data in {data_dir}")
     plane = prepare(data_dir, port=port, bind_address=bind_address, store_url=store_url,
                     cluster_cidr=cluster_cidr, disabled=disabled)
     merged = None if no_kubeconfig_merge else merge_admin_kubeconfig(plane.kubeconfig)
@@ -56,15 +60,16 @@ def up(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet, s
     def all_ready() -> None:
         if quiet:
             return
-        click.echo(f"Cluster ready at {plane.server_url}. To use it:")
-        click.echo(f"  export KUBECONFIG={shlex.quote(str(plane.kubeconfig))}; kubectl get ns")
+        announce(f"Cluster ready at {plane.server_url}. To use it:")
+        announce(f"  export KUBECONFIG={shlex.quote(str(plane.kubeconfig))}; kubectl get ns")
         if merged:
-            click.echo(f"  or: kubectl --context kybernetes get ns   (merged into {merged})")
+            announce(f"  or: kubectl --context kybernetes get ns   (merged into {merged})")
 
     specs = control_plane_specs(plane, quiet=quiet)
     if run_node and "kubelet" not in disabled:
         specs += node_specs(plane, node_name=node_name, node_ip=node_ip, kubelet_port=kubelet_port,
-                            registry_config=registry_config, stop_pods=stop_pods, quiet=quiet)
+                            registry_config=registry_config, stop_pods=stop_pods, quiet=quiet,
+                            dns_upstream=dns_upstream)
     if sim_nodes:
         specs.append(simulated_nodes_spec(plane, sim_nodes, quiet=quiet))
     with pid_file(data_dir / PID_FILE):
@@ -73,7 +78,7 @@ def up(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet, s
 
 
 def node_specs(plane, *, node_name: str, node_ip: str, kubelet_port: int, registry_config: Path | None,
-               stop_pods: bool, quiet: bool) -> list:
+               stop_pods: bool, quiet: bool, dns_upstream: str = "") -> list:
     """This machine's node: the service proxy and the cluster DNS (unless --disable'd), then the
     kubelet, which gives pods the kube-dns Service's cluster IP as their nameserver."""
     from kybernetes.kubelet.real_machine import node_name as default_node_name
@@ -84,7 +89,7 @@ def node_specs(plane, *, node_name: str, node_ip: str, kubelet_port: int, regist
     dns_ip = cluster_dns_ip(plane.service_cidr) if "dns" not in plane.disabled else ""
     specs = node_service_specs(kubeconfig=plane.kubeconfig, node_name=name, node_address=address or primary_address(),
                                cluster_cidr=plane.cluster_cidr, dns_service_ip=dns_ip, disabled=plane.disabled,
-                               quiet=quiet)
+                               quiet=quiet, dns_upstream=dns_upstream)
     specs.append(kubelet_spec(plane, node_name=name, node_ip=address, kubelet_port=kubelet_port,
                               registry_config=registry_config, cluster_dns=dns_ip, stop_pods=stop_pods, quiet=quiet))
     return specs
@@ -140,6 +145,6 @@ def merge_admin_kubeconfig(source: Path) -> Path | None:
             context["context"]["user"] = ADMIN_USER
         merge_into(target, doc)
     except (KubeconfigError, OSError) as e:
-        click.echo(f"kyb: could not merge the kubeconfig into {target}: {e}", err=True)
+        announce(f"kyb: could not merge the kubeconfig into {target}: {e}", err=True, level=logging.WARNING)
         return None
     return target

@@ -11,6 +11,14 @@ get SIGTERM in reverse order, then SIGKILL after ``stop_timeout``.
 Each child runs in its own process group, so a Ctrl-C at the terminal reaches only the supervisor,
 which then stops the children in order; and each child asks the kernel for SIGTERM should the
 supervisor die without cleaning up (PR_SET_PDEATHSIG), so no component is ever orphaned.
+
+Start gates (``ChildSpec(gated=True)``): a Python component spends most of its first second
+importing. A gated child is spawned at once, beside the first one, with the read end of a pipe in
+``$KYB_START_GATE_FD``; it imports what it needs, then blocks on the pipe (kybernetes.cli.start_gate)
+until its turn comes: the supervisor writes one byte when the children before it are ready, or
+closes the pipe without writing when it stops first (the child then exits 0). So the order of
+the start is kept while the imports overlap the first child's start-up. Restarts spawn without a
+gate.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ log = logging.getLogger(__name__)
 Probe = Callable[[], Awaitable[bool]]
 
 _PR_SET_PDEATHSIG = 1
+START_GATE_ENV = "KYB_START_GATE_FD"
 
 
 class ChildFailedError(RuntimeError):
@@ -41,6 +50,7 @@ class ChildSpec:
     ready: Probe | None = None  # None: ready as soon as it is started
     env: dict[str, str] | None = None
     ready_timeout: float = 60.0
+    gated: bool = False  # spawn early, behind a start gate (see the module docstring)
 
 
 @dataclass
@@ -49,6 +59,7 @@ class _Child:
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     backoff: float = 1.0
+    gate: int = -1  # the write end of a spawned child's closed start gate
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -71,13 +82,49 @@ class Supervisor:
         self.children: list[_Child] = []
         self.started = asyncio.Event()  # set once every child has become ready the first time
 
-    async def _spawn(self, child: _Child) -> None:
+    async def _spawn(self, child: _Child, *, gated: bool = False) -> None:
         env = None if child.spec.env is None else {**os.environ, **child.spec.env}
-        child.process = await asyncio.create_subprocess_exec(
-            *child.spec.argv, env=env, process_group=0, preexec_fn=_die_with_parent)
+        if not gated:
+            child.process = await asyncio.create_subprocess_exec(
+                *child.spec.argv, env=env, process_group=0, preexec_fn=_die_with_parent)
+            return
+        read_end, child.gate = os.pipe()
+        try:
+            child.process = await asyncio.create_subprocess_exec(
+                *child.spec.argv, env={**(env or os.environ), START_GATE_ENV: str(read_end)}, process_group=0,
+                preexec_fn=_die_with_parent, pass_fds=(read_end,))
+        except BaseException:
+            self._close_gate(child)
+            raise
+        finally:
+            os.close(read_end)
 
-    async def _start_and_wait_ready(self, child: _Child) -> None:
-        await self._spawn(child)
+    @staticmethod
+    def _open_gate(child: _Child) -> None:
+        try:
+            os.write(child.gate, b"1")
+        except OSError:  # it exited already: the wait below sees that
+            pass
+        Supervisor._close_gate(child)
+
+    @staticmethod
+    def _close_gate(child: _Child) -> None:
+        if child.gate >= 0:
+            os.close(child.gate)
+            child.gate = -1
+
+    async def _spawn_gated(self) -> None:
+        for child in self.children[1:]:
+            if child.spec.gated and child.process is None:
+                await self._spawn(child, gated=True)
+
+    async def _start_and_wait_ready(self, child: _Child, spawned: Callable[[], Awaitable[None]] | None = None) -> None:
+        if child.gate >= 0 and child.process is not None:
+            self._open_gate(child)
+        else:
+            await self._spawn(child)
+        if spawned is not None:
+            await spawned()
         proc = child.process
         assert proc is not None
         probe = child.spec.ready
@@ -98,8 +145,9 @@ class Supervisor:
         ChildFailedError (after stopping the others) when a child fails to start."""
         self.children = [_Child(s, backoff=self.initial_backoff) for s in specs]
         try:
-            for child in self.children:
-                starting = asyncio.ensure_future(self._start_and_wait_ready(child))
+            for index, child in enumerate(self.children):
+                spawned = self._spawn_gated if index == 0 else None
+                starting = asyncio.ensure_future(self._start_and_wait_ready(child, spawned))
                 stopping = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 stopping.cancel()
@@ -140,6 +188,8 @@ class Supervisor:
                 await self._start_and_wait_ready(child)
 
     async def stop_all(self) -> None:
+        for child in self.children:
+            self._close_gate(child)  # a child still behind its gate exits at once
         for child in reversed(self.children):
             proc = child.process
             if proc is None or proc.returncode is not None:

@@ -84,12 +84,35 @@ class RuncRuntime(ContainerOps, LogReopenOps):
         async with self._load_lock:
             if self._loaded:
                 return
+            mounts = linux.mount_points()
             for s in self.store.load_sandboxes():
                 self._sandboxes[s.id] = s
+                await self._adopt_sandbox(s, mounts)
             for c in self.store.load_containers():
                 self._containers[c.id] = c
                 await self._adopt(c)
             self._loaded = True
+
+    async def _adopt_sandbox(self, s: SandboxRecord, mounts: set[str]) -> None:
+        """A ready sandbox whose namespace files are gone (a reboot emptied /run, or someone
+        unmounted them) can never run a container again: it becomes NOTREADY, so the kubelet
+        makes the pod a new one, as after a reboot in Kubernetes. Its CNI DEL runs now, while the
+        runtime loads, so the address and the iptables rules it held are freed at once (CNI
+        plugins accept a DEL whose namespace is gone)."""
+        if s.state != cri.PodSandboxState.SANDBOX_READY:
+            return
+        lost = [p for p in (s.netns, s.ipcns, s.utsns) if p and p not in mounts]
+        if not lost:
+            return
+        log.info("pod sandbox %s of %s/%s lost its namespaces (%s): not ready", s.id[:12],
+                 s.config.metadata.namespace, s.config.metadata.name, ", ".join(lost))
+        s.state = cri.PodSandboxState.SANDBOX_NOTREADY
+        self.store.save_sandbox(s)
+        self.host.remove_namespaces((s.netns, s.ipcns, s.utsns))
+        try:
+            await self._teardown_network(s)
+        except cri.RuntimeServiceError as e:  # stop/remove of the sandbox retries the DEL
+            log.warning("pod sandbox %s: %s", s.id[:12], e)
 
     async def _adopt(self, c: ContainerRecord) -> None:
         """Pick up a container an earlier runtime object (or process) left."""

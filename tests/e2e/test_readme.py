@@ -1,0 +1,170 @@
+"""The README's "A short tour", run exactly as written, so the README cannot drift from the truth.
+
+The ```sh blocks under "## A short tour" run in one bash (``-euo pipefail``), one after the other
+as a user pasting them into one terminal would, from the repository's root. Around them:
+
+- a registry on loopback serves ``busybox:1.36`` and ``busybox:1.37`` (Debian's busybox-static,
+  two images that differ in their config), and ``kyb up --registry-config`` points docker.io at it;
+- ``kyb up`` runs with its real node and HOME set to a temp dir, so the ``kybernetes`` context it
+  merges into ``~/.kube/config`` is the one the README's kubectl finds (the real ~/.kube/config
+  is never touched);
+- the README reaches the app through ``kubectl port-forward`` on 127.0.0.1:8080 only.
+
+Real node: run under the shared lock (flock /tmp/kyb-e2e.lock, see the session rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kybernetes.kubelet.network import PodNetwork
+from kybernetes.kubelet.real_machine import HostNames
+from kybernetes.proxy import cleanup as proxy_cleanup
+from kybernetes.proxy.iptables import Iptables, detect_backend
+from tests.support.oci import build_image, busybox_layer, push_image
+from tests.support.registry import LocalRegistry
+
+from .cluster import KybCluster, free_port
+from .real_node_support import RealCluster, _force_cleanup, requirements_missing
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+TOUR = "## A short tour"
+FORWARD_PORT = 8080  # the README's port-forward
+
+pytestmark = pytest.mark.skipif(bool(requirements_missing()), reason=requirements_missing() or "ok")
+
+
+def tour_blocks(text: str) -> list[str]:
+    """The ```sh blocks of the tour section (up to the next "## " heading)."""
+    start = text.index(TOUR) + len(TOUR)
+    following = re.search(r"^## ", text[start:], re.M)
+    section = text[start:start + following.start()] if following else text[start:]
+    return re.findall(r"^```sh\n(.*?)^```$", section, re.M | re.S)
+
+
+def test_the_tour_has_the_blocks_this_test_checks():
+    blocks = tour_blocks(README.read_text())
+    assert len(blocks) == 7
+    whole = "\n".join(blocks)
+    for needle in ("kubectl create deployment web", "kubectl expose", "kubectl port-forward", "kubectl scale",
+                   "kubectl logs", "kubectl exec", "kubectl set image", "kubectl rollout undo",
+                   "CustomResourceDefinition", "kubectl get greetings"):
+        assert needle in whole
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def readme_cluster(tmp: Path) -> Iterator[tuple[RealCluster, Path]]:
+    """A registry with both busybox tags, then ``kyb up`` with its real node and HOME=tmp/home; the
+    same teardown as real_node_support.real_cluster (nothing of ours left on the host)."""
+    home = tmp / "home"
+    home.mkdir()
+    with LocalRegistry() as registry:
+        for tag in ("1.36", "1.37"):
+            image = build_image([busybox_layer()], cmd=["sh"], labels={"org.opencontainers.image.version": tag})
+            push_image(registry.url, "library/busybox", tag, image)
+        config = tmp / "registries.yaml"
+        config.write_text(yaml.safe_dump({"mirrors": {"docker.io": {"endpoint": [registry.url]}}}))
+        cidr = f"10.{random.randint(160, 250)}.0.0/16"
+        cluster = KybCluster(Path(tempfile.mkdtemp(prefix="kyb-e2e-")), free_port(),
+                             ("--node", "--kubelet-port", "0", "--cluster-cidr", cidr,
+                              "--registry-config", str(config), "--stop-pods"))
+        up_env = {**cluster.env, "HOME": str(home)}
+        up_env.pop("KUBECONFIG")
+        cluster.up_env = up_env
+        rc = RealCluster(cluster, registry, HostNames.for_data_dir(cluster.data_dir))
+        try:
+            cluster.start()
+            rc.wait_node_ready()
+            yield rc, home
+        finally:
+            try:
+                rc.kubectl("delete", "deployments,pods", "--all", "--wait=true", "--timeout=60s", check=False,
+                           timeout=90)
+                cluster.stop()
+                report = asyncio.run(PodNetwork(cluster.data_dir, network_name=rc.names.network,
+                                                bridge_name=rc.names.bridge).uninstall())
+                asyncio.run(proxy_cleanup(Iptables(detect_backend("auto"))))
+                leaked = {k: v for k, v in rc.host_state().items() if v}
+                if report.errors:
+                    leaked["pod network uninstall"] = report.errors
+                _force_cleanup(rc)
+                assert not leaked, f"the README's cluster left behind: {leaked}"
+            finally:
+                cluster.close()
+
+
+def run_tour(blocks: list[str], home: Path, timeout: float = 300.0) -> list[str]:
+    """Run the blocks in one bash, as written; each block's output (stdout and stderr)."""
+    marker = "@@@ block {} @@@"
+    script = "".join(f"echo '{marker.format(i)}'\n{block}" for i, block in enumerate(blocks))
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "HTTPS_PROXY", "https_proxy",
+                                                             "HTTP_PROXY", "http_proxy")}
+    env.update(HOME=str(home), NO_PROXY="127.0.0.1,localhost")
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"the tour did not finish in {timeout:g}s:\n{out[-4000:]}") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # a port-forward left by a failed block
+    parts = re.split(r"^@@@ block (\d+) @@@\n", out, flags=re.M)
+    outputs = [""] * len(blocks)
+    for index, text in zip(parts[1::2], parts[2::2], strict=True):
+        outputs[int(index)] = text
+    ran = len(parts[1::2])
+    assert proc.returncode == 0, (f"README block {ran - 1} failed (exit {proc.returncode}):\n"
+                                  f"{blocks[ran - 1]}\n--- its output:\n{outputs[ran - 1][-4000:]}")
+    return outputs
+
+
+def test_the_readme_tour_runs_as_written(tmp_path):
+    blocks = tour_blocks(README.read_text())
+    assert _port_free(FORWARD_PORT), f"127.0.0.1:{FORWARD_PORT} is taken: the README's port-forward needs it"
+    with readme_cluster(tmp_path) as (rc, home):
+        nodes, deploy, expose, scale, rollout, crd, clean = run_tour(blocks, home)
+        assert re.search(r"\sReady\s", nodes), nodes
+        assert 'deployment "web" successfully rolled out' in deploy, deploy
+        pods = re.findall(r"^(web-\S+)\s+1/1\s+Running", deploy, re.M)
+        assert len(pods) == 2, deploy
+        # the page a pod wrote, served through the Service's port-forward
+        assert re.search(r"^Hello from web-[a-z0-9]+-[a-z0-9]+$", expose, re.M), expose
+        assert len(re.findall(r"^web-\S+\s+1/1\s+Running", scale, re.M)) == 3, scale
+        greetings = re.findall(r"^Hello from (web-\S+)$", scale, re.M)
+        assert len(greetings) >= 2, scale  # kubectl logs, then kubectl exec cat
+        assert 'deployment "web" successfully rolled out' in rollout, rollout
+        assert "rolled back" in rollout, rollout
+        assert rollout.rstrip().endswith("busybox:1.36"), rollout
+        assert re.search(r"^hello\s+Hello, Kybernetes\s", crd, re.M), crd
+        assert 'deployment.apps "web" deleted' in clean, clean
+        # kyb up merged its context into the temp HOME's kubeconfig, and only there
+        kubeconfig = yaml.safe_load((home / ".kube" / "config").read_text())
+        assert kubeconfig["current-context"] == "kybernetes"
+        assert rc.kubectl("get", "crd", "greetings.demo.kybernetes.io", check=False).returncode != 0
