@@ -113,6 +113,19 @@ def test_prepare_writes_pki_and_a_private_kubeconfig_and_is_idempotent(tmp_path)
     assert load_kubeconfig(again.kubeconfig).server == "https://127.0.0.1:8443"
 
 
+def test_the_serving_certificate_names_the_kubernetes_service_ip(tmp_path):
+    """In-cluster clients dial KUBERNETES_SERVICE_HOST, the first address of the service CIDR."""
+    from cryptography import x509
+
+    from kybernetes.cli.control_plane import kubernetes_service_ips, prepare
+
+    assert kubernetes_service_ips("10.43.0.0/16,fd00:43::/112") == ["10.43.0.1", "fd00:43::1"]
+    plane = prepare(tmp_path / "data", port=7443, bind_address="0.0.0.0", store_url="", service_cidr="10.96.0.0/12")
+    cert = x509.load_pem_x509_certificate(plane.pki.serving_cert_file.read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "10.96.0.1" in {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+
+
 @pytest.mark.parametrize("command", ["up", "server", "apiserver"])
 def test_an_unknown_store_scheme_is_a_usage_error(command, tmp_path):
     result = CliRunner().invoke(cli, [command, "--data-dir", str(tmp_path), "--store", "bogus://x"])

@@ -46,6 +46,20 @@ class ControlPlane:
     service_cidr: str = "10.43.0.0/16"
 
 
+def kubernetes_service_ips(service_cidr: str) -> list[str]:
+    """The ``kubernetes`` Service's cluster IPs (the first address of each service CIDR): in-cluster
+    clients reach the apiserver there (KUBERNETES_SERVICE_HOST), so its certificate names them."""
+    import ipaddress
+
+    ips = []
+    for cidr in service_cidr.split(","):
+        try:
+            ips.append(str(ipaddress.ip_network(cidr.strip(), strict=False).network_address + 1))
+        except ValueError:
+            continue  # --service-cidr's own check reports it
+    return ips
+
+
 def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str,
             cluster_cidr: str = "10.42.0.0/16", disabled: tuple[str, ...] = (),
             service_cidr: str | None = None) -> ControlPlane:
@@ -54,7 +68,7 @@ def prepare(data_dir: Path, *, port: int, bind_address: str, store_url: str,
     if service_cidr is None:
         service_cidr = options_service_cidr()
     ensure_private_dir(data_dir)
-    hosts = [*local_addresses(), *local_hostnames()]
+    hosts = [*local_addresses(), *local_hostnames(), *kubernetes_service_ips(service_cidr)]
     if bind_address not in ("0.0.0.0", "::", ""):
         hosts.append(bind_address)
     try:
