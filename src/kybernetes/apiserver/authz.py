@@ -1,7 +1,7 @@
 """Authorization: may this user do this verb on this resource (or path)?
 
     Attributes(user, verb, group, version, resource, subresource, namespace, name, path)
-        ──► AuthorizerChain[ SystemMasters, (RBAC, Node, ... later) ]
+        ──► AuthorizerChain[ SystemMasters, RBAC (authz_rbac.py, wired in server.py) ]
         ──► Decision: ALLOW | DENY | NO_OPINION (+ reason)
 
 The chain asks each authorizer in order: the first ALLOW or DENY decides; when every one has no
@@ -9,7 +9,7 @@ opinion the request is denied, as kube-apiserver's union authorizer does. A deni
 Forbidden Status whose message is the one Kubernetes prints (``forbidden_error``), so kubectl
 and scripts matching on it behave the same.
 
-Authorizers are synchronous: they decide from memory (RBAC reads an informer cache), and an
+Authorizers are synchronous: they decide from memory (RBAC reads an index fed by watches), and an
 authorization runs on every request.
 """
 
@@ -115,8 +115,8 @@ class AuthorizerChain:
 
 
 def default_authorizer() -> Authorizer:
-    """What a cluster without RBAC yet uses: system:masters may do anything, nobody else may do
-    anything. RBAC and the Node authorizer join this chain later."""
+    """system:masters may do anything, nobody else anything: the chain without RBAC, whose
+    authorizer needs a store to read (the server builds SystemMasters + RBAC, server.py)."""
     return AuthorizerChain([SystemMasters()])
 
 

@@ -35,7 +35,7 @@ from kybernetes.apiserver.authn import (
     build_authenticator,
     request_user,
 )
-from kybernetes.apiserver.authz import Attributes, Authorizer, default_authorizer, ensure_allowed
+from kybernetes.apiserver.authz import Attributes, Authorizer, AuthorizerChain, SystemMasters, ensure_allowed
 from kybernetes.apiserver.crd_controller import setup_crds
 from kybernetes.apiserver.discovery import setup_discovery
 from kybernetes.apiserver.handlers import ResourceHandlers, request_info_of
@@ -44,6 +44,7 @@ from kybernetes.apiserver.metrics import observe_request, setup_metrics
 from kybernetes.apiserver.metrics_api import setup_metrics_api
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.openapi import setup_openapi
+from kybernetes.apiserver.rbac_setup import RbacRuntime, rbac_write_middleware, setup_rbac
 from kybernetes.apiserver.responses import status_errors_middleware
 from kybernetes.apiserver.sa_authenticator import ServiceAccountTokenAuthenticator
 from kybernetes.apiserver.sa_issuer import load_authority
@@ -166,11 +167,13 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
         # A service-account token is honoured even on an anonymous-admin test server.
         members = [sa_tokens, base] if isinstance(base, AnonymousAdmin) else [base, sa_tokens]
         authenticator = AuthenticatorChain(members)
+    rbac = RbacRuntime(store, registry)  # the default policy is kept even with another authorizer
     if authorizer is None:
-        authorizer = default_authorizer()
+        authorizer = AuthorizerChain([SystemMasters(), rbac.authorizer])
     app = web.Application(
         middlewares=[observe_middleware, status_errors_middleware,
                      authentication_middleware(authenticator), authorization_middleware(authorizer),
+                     rbac_write_middleware(rbac, request_info_of),
                      admission_request_middleware],
         client_max_size=4 * 1024 * 1024,
     )
@@ -223,6 +226,7 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     setup_service_allocation(app, config, objects, store, registry)  # starts after the namespaces exist
+    setup_rbac(app, rbac, objects, hub)
     return app
 
 

@@ -163,9 +163,9 @@ def run_on_stdlib_loop(main) -> None:
 # -- kyb up: the kubelet as a supervised child ------------------------------------------------------
 
 NODE_CLIENT_GROUPS = ("system:nodes",)
-# Until a Node authorizer and RBAC exist, only system:masters is allowed anything; the node's
-# identity (CN system:node:<name>, O system:nodes) is kept so that dropping this is the only change.
-INTERIM_GROUPS = ("system:masters",)
+# Extra groups on the node's certificate. None: RBAC's system:node ClusterRole (bound to the group
+# system:nodes by the default policy, apiserver/rbac_bootstrap_policy.py) grants what a kubelet does.
+INTERIM_GROUPS: tuple[str, ...] = ()
 
 
 def node_credentials(plane, node_name: str, node_ip: str) -> tuple[Path, Path, Path]:
