@@ -21,7 +21,13 @@ from pathlib import Path
 
 import click
 
-from kybernetes.cli.component import LOG_LEVELS, log_format_option, make_client, setup_logging
+from kybernetes.cli.component import (
+    LOG_LEVELS,
+    log_format_option,
+    make_client,
+    run_until_signalled,
+    setup_logging,
+)
 from kybernetes.cli.options import resolve_data_dir
 
 log = logging.getLogger("kybernetes.kubelet")
@@ -138,26 +144,9 @@ def kubelet(kubeconfig, data_dir, node_name, node_ip, registry_config, kubelet_a
                      options.data_dir)
             await node.run()
 
-    run_on_stdlib_loop(main)
-
-
-def run_on_stdlib_loop(main) -> None:
-    """Like component.run_until_signalled, but on the standard event loop: under uvloop a
-    subprocess whose child daemonizes (conmon) never reports EOF on its pipes, and container
-    creation would hang."""
-    import asyncio
-    import contextlib
-    import signal
-
-    async def runner() -> None:
-        task = asyncio.ensure_future(main())
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    asyncio.run(runner())
+    # uvloop, as every component: conmon's stdio goes to a file (runtime/runc/conmon.py), so no
+    # daemonized child holds a pipe the loop would wait on.
+    run_until_signalled("kubelet", main)
 
 
 # -- kyb up: the kubelet as a supervised child ------------------------------------------------------

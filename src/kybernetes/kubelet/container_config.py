@@ -307,5 +307,6 @@ class ContainerConfigBuilder:
             cri.ContainerMetadata(container.get("name", ""), attempt), cri.ImageSpec(container.get("image", "")),
             command=command, args=args, working_dir=container.get("workingDir") or "",
             envs=tuple(cri.KeyValue(k, v) for k, v in env.items()), labels=labels, annotations=annotations,
-            log_path=log_path, stdin=bool(container.get("stdin")), tty=bool(container.get("tty")),
+            log_path=log_path, stdin=bool(container.get("stdin")), stdin_once=bool(container.get("stdinOnce")),
+            tty=bool(container.get("tty")),
             mounts=mounts, linux=linux)

@@ -314,6 +314,7 @@ class ContainerConfig:
     tty: bool = False
     mounts: tuple[Mount, ...] = ()
     linux: LinuxContainerConfig | None = None
+    stdin_once: bool = False  # the container's stdin closes when its first attacher detaches
 
 
 @dataclass(frozen=True)

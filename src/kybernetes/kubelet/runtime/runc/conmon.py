@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,8 +108,13 @@ class ConmonPaths:
 
 
 async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *,
-                 stdin: bool = False, terminal: bool = False, conmon: str = CONMON) -> tuple[int, int]:
-    """Start conmon, which runs ``runc create``; (conmon pid, container pid) once it is created."""
+                 stdin: bool = False, stdin_once: bool = False, terminal: bool = False,
+                 conmon: str = CONMON) -> tuple[int, int]:
+    """Start conmon, which runs ``runc create``; (conmon pid, container pid) once it is created.
+
+    ``stdin``: conmon keeps a pipe to the container's stdin, fed from its attach socket; it stays
+    open across attach sessions unless ``stdin_once``. ``terminal``: runc makes a pty for the
+    container and hands its master to conmon (the spec must say ``process.terminal``)."""
     read_fd, write_fd = os.pipe()
     argv = [conmon, "--api-version", "1", "-c", container_id, "-u", container_id, "-n", name,
             "-r", runc.binary, "--runtime-arg", "--root", "--runtime-arg", runc.root,
@@ -117,25 +123,32 @@ async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *
             "--conmon-pidfile", paths.conmon_pidfile, "--syslog=false", "--log-level", "error"]
     if stdin:
         argv.append("--stdin")
+        if not stdin_once:
+            argv.append("--leave-stdin-open")
     if terminal:
         argv.append("--terminal")
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "_OCI_SYNCPIPE": str(write_fd)}
+    # conmon's stdio goes to a file, not to pipes: its daemon keeps whatever it inherited until it
+    # has set itself up, and an event loop that waits for a pipe's EOF (uvloop) would wait that long.
+    errors = tempfile.TemporaryFile(prefix="conmon-", dir=paths.bundle)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            # conmon writes files such as "oom" into its working directory: keep them in the bundle.
-            *argv, pass_fds=(write_fd,), env=env, start_new_session=True, cwd=paths.bundle,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    except OSError as e:
-        os.close(read_fd)
-        os.close(write_fd)
-        raise ConmonError(f"cannot start conmon: {e}") from None
-    os.close(write_fd)
-    try:
-        _out, err = await proc.communicate()  # the first process returns once it has daemonized
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                # conmon writes files such as "oom" into its working directory: keep them in the bundle.
+                *argv, pass_fds=(write_fd,), env=env, start_new_session=True, cwd=paths.bundle,
+                stdin=asyncio.subprocess.DEVNULL, stdout=errors, stderr=errors)
+        except OSError as e:
+            raise ConmonError(f"cannot start conmon: {e}") from None
+        finally:
+            os.close(write_fd)
+        await proc.wait()  # the first process returns once it has daemonized
         if proc.returncode != 0:
-            raise ConmonError(f"conmon failed: {err.decode(errors='replace').strip() or proc.returncode}")
+            errors.seek(0)
+            text = errors.read(65536).decode(errors="replace").strip()
+            raise ConmonError(f"conmon failed: {text or proc.returncode}")
         reply = await asyncio.wait_for(asyncio.to_thread(_read_all, read_fd), CREATE_TIMEOUT_SECONDS)
     finally:
+        errors.close()
         os.close(read_fd)
     try:
         message = json.loads(reply.splitlines()[0]) if reply.strip() else {}

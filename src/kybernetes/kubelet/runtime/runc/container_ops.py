@@ -89,8 +89,8 @@ class ContainerOps(StreamingOps):
                              str(config.metadata.attempt)))
             paths = conmon.ConmonPaths(str(bundle), str(self.exit_dir), str(self.socket_dir), record.log_path)
             record.conmon_pid, record.pid = await conmon.launch(
-                self.runc, container_id, name, paths, stdin=config.stdin, terminal=config.tty,
-                conmon=self.conmon_binary)
+                self.runc, container_id, name, paths, stdin=config.stdin, stdin_once=config.stdin_once,
+                terminal=config.tty, conmon=self.conmon_binary)
         except (SpecError, UserResolutionError, conmon.ConmonError, OSError, LookupError,
                 cri.RuntimeServiceError) as e:  # the last: the image store's own errors
             await self._discard(record)

@@ -1,20 +1,19 @@
-"""exec, exec_sync, port-forward and stats for runc containers.
+"""exec, exec_sync, attach, port-forward and stats for runc containers.
 
-exec runs ``runc exec`` (the container's own process settings, its namespaces and cgroup) with
-pipes; a timeout or a closed session kills the exec'd process by its host pid (killing runc
-alone would leave it running). port_forward connects from a short-lived thread that entered
-the sandbox's network namespace: a socket keeps the namespace it was made in, so the connection
-is the pod's while everything else stays on the host. Attach and tty sessions need conmon's
-attach socket and a console: not done yet, they raise RuntimeServiceError.
+exec runs ``runc exec`` (the container's own process settings, its namespaces and cgroup): with
+pipes, so stdout and stderr stay apart, or for a tty with runc's interactive mode on a pty of
+ours (console.py). A timeout or a closed session kills the exec'd process by its host pid
+(killing runc alone would leave it running). attach talks to the container's conmon through its
+attach socket and control fifo (attach.py). port_forward connects from a short-lived thread that
+entered the sandbox's network namespace: a socket keeps the namespace it was made in, so the
+connection is the pod's while everything else stays on the host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
-import signal
 import socket
 import threading
 import time
@@ -24,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc import cgroups, linux
+from kybernetes.kubelet.runtime.runc.attach import AttachSession, connect_attach_socket
+from kybernetes.kubelet.runtime.runc.console import TtyExecSession, kill_exec, kill_pidfile, spawn_tty_exec
 
 if TYPE_CHECKING:
     from kybernetes.kubelet.runtime.runc.service import RuncRuntime
@@ -38,11 +39,6 @@ async def _chunks(stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _kill_pidfile(path: Path) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        os.kill(int(path.read_text().strip()), signal.SIGKILL)
-
-
 class RuncExecSession:
     """A StreamSession over a ``runc exec`` subprocess."""
 
@@ -55,8 +51,11 @@ class RuncExecSession:
     async def write_stdin(self, data: bytes) -> None:
         if self.proc.stdin is None:
             raise cri.RuntimeServiceError("this exec session has no stdin")
-        self.proc.stdin.write(data)
-        await self.proc.stdin.drain()
+        if self.proc.stdin.is_closing():
+            return  # stdin was closed, or the process is gone: the data goes nowhere
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            self.proc.stdin.write(data)
+            await self.proc.stdin.drain()
 
     async def close_stdin(self) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
@@ -72,10 +71,7 @@ class RuncExecSession:
 
     async def close(self) -> None:
         if self.proc.returncode is None:
-            _kill_pidfile(self.pidfile)
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            await self.proc.wait()
+            await kill_exec(self.proc, self.pidfile)
         self.pidfile.unlink(missing_ok=True)
 
 
@@ -103,7 +99,7 @@ class StreamingOps:
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout if timeout and timeout > 0 else None)
         except TimeoutError:
-            _kill_pidfile(pidfile)
+            kill_pidfile(pidfile)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
@@ -112,15 +108,32 @@ class StreamingOps:
             pidfile.unlink(missing_ok=True)
         return cri.ExecSyncResponse(out, err, proc.returncode or 0)
 
-    async def exec(self: RuncRuntime, request: cri.ExecRequest) -> RuncExecSession:
-        if request.tty:
-            raise cri.RuntimeServiceError("exec with a tty is not supported by the runc runtime yet")
-        proc, pidfile = await self._spawn_exec(request.container_id, request.cmd, stdin=request.stdin)
-        return RuncExecSession(proc, pidfile)
+    async def exec(self: RuncRuntime, request: cri.ExecRequest) -> RuncExecSession | TtyExecSession:
+        if not request.tty:
+            proc, pidfile = await self._spawn_exec(request.container_id, request.cmd, stdin=request.stdin)
+            return RuncExecSession(proc, pidfile)
+        c = await self._running(request.container_id)
+        if not request.cmd:
+            raise cri.RuntimeServiceError("exec needs a command")
+        pidfile = Path(c.bundle) / f"exec-{secrets.token_hex(6)}.pid"
+        argv = self.runc.argv("exec", "--tty", "--pid-file", str(pidfile), c.id, *request.cmd)
+        try:
+            return await spawn_tty_exec(argv, pidfile, stdin=request.stdin)
+        except OSError as e:
+            raise cri.RuntimeServiceError(f"cannot start runc exec with a terminal: {e}") from None
 
-    async def attach(self: RuncRuntime, request: cri.AttachRequest) -> RuncExecSession:
-        await self._running(request.container_id)
-        raise cri.RuntimeServiceError("attach is not supported by the runc runtime yet")
+    async def attach(self: RuncRuntime, request: cri.AttachRequest) -> AttachSession:
+        c = await self._running(request.container_id)
+        if request.stdin and not c.config.stdin:
+            raise cri.RuntimeServiceError("container does not have stdin enabled (spec.containers[].stdin)")
+        try:
+            sock = connect_attach_socket(c.bundle)
+        except OSError as e:
+            raise cri.RuntimeServiceError(f"cannot attach to container {c.config.metadata.name}: "
+                                          f"conmon's attach socket: {e.strerror or e}") from None
+        exited = self._exited.setdefault(c.id, asyncio.Event())
+        return AttachSession(sock, c.bundle, stdin=request.stdin, tty=request.tty and c.config.tty,
+                             exited=exited, exit_code=lambda: c.exit_code)
 
     async def port_forward(self: RuncRuntime, pod_sandbox_id: str,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
