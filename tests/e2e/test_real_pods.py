@@ -17,17 +17,11 @@ from .real_node_support import (
     busybox_pod,
     condition,
     container_status,
-    real_cluster,
     requirements_missing,
 )
 
 pytestmark = pytest.mark.skipif(bool(requirements_missing()), reason=requirements_missing() or "ok")
 
-
-@pytest.fixture(scope="module")
-def rc(tmp_path_factory):
-    with real_cluster(tmp_path_factory.mktemp("real-node")) as cluster:
-        yield cluster
 
 
 def running(pod: dict, name: str = "main") -> bool:

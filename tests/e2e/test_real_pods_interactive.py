@@ -21,17 +21,12 @@ import time
 
 import pytest
 
-from .real_node_support import busybox_pod, container_status, real_cluster, requirements_missing
+from .real_node_support import busybox_pod, container_status, requirements_missing
 
 pytestmark = pytest.mark.skipif(bool(requirements_missing()), reason=requirements_missing() or "ok")
 
 DEADLINE = 30.0
 
-
-@pytest.fixture(scope="module")
-def rc(tmp_path_factory):
-    with real_cluster(tmp_path_factory.mktemp("real-interactive")) as cluster:
-        yield cluster
 
 
 def running(pod: dict, name: str = "main") -> bool:

@@ -25,7 +25,6 @@ from .real_node_support import (
     busybox_pod,
     condition,
     container_status,
-    real_cluster,
     requirements_missing,
 )
 
@@ -34,11 +33,6 @@ pytestmark = pytest.mark.skipif(bool(requirements_missing()), reason=requirement
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) ")
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-
-@pytest.fixture(scope="module")
-def rc(tmp_path_factory):
-    with real_cluster(tmp_path_factory.mktemp("real-kubectl")) as cluster:
-        yield cluster
 
 
 def running(pod: dict, name: str = "main") -> bool:

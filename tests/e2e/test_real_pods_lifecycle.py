@@ -18,7 +18,6 @@ from .real_node_support import (
     busybox_pod,
     condition,
     container_status,
-    real_cluster,
     requirements_missing,
 )
 
@@ -26,11 +25,6 @@ pytestmark = pytest.mark.skipif(bool(requirements_missing()), reason=requirement
 
 WAIT_FOR_TERM = "trap 'exit 0' TERM; sleep 3600 & wait"  # PID 1 ignores SIGTERM unless it traps it
 
-
-@pytest.fixture(scope="module")
-def rc(tmp_path_factory):
-    with real_cluster(tmp_path_factory.mktemp("real-lifecycle")) as cluster:
-        yield cluster
 
 
 def state(pod: dict, name: str = "main", init: bool = False) -> dict:
