@@ -62,3 +62,18 @@ async def test_strict_applies_to_updates(api):
                                headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 400
         assert 'unknown field "bogus"' in (await resp.json())["message"]
+
+
+@pytest.mark.parametrize("raw,expected", [
+    (b'{"a":1,"b":{"c":"x:\\"y","d":[{"e":"\\\\"}]}}', []),
+    (b'{ "a" : "k\xc3\xa9:" ,\n "b" : [ "q\\"", {"c" : 1} ] }', []),
+    (b'{"a":1,"a":2}', ["a"]),
+    (b'{"a":{"b":"x\\"","b":1}}', ["a.b"]),
+    (b'{"l":[{"k":"\xc3\xa9"},{"k":1,"k":2}]}', ["l[1].k"]),
+    (b'{"s":"\\"a\\":1,\\"a\\":2"}', []),  # keys inside a string are not keys
+    (b'[1,2]', []),
+])
+def test_duplicate_fields_are_found_exactly(raw, expected):
+    from kybernetes.apiserver.field_validation import duplicate_fields
+
+    assert duplicate_fields(raw) == expected

@@ -57,6 +57,9 @@ class Attributes:
     # Set by a mutating plugin that changed ``obj``: the object store then puts back what
     # admission may not change and defaults the object again.
     mutated: bool = False
+    # The store's revision when the plugins' first read was made: every later read of the same
+    # admission is served at that revision or a newer one (admission_resources.py).
+    read_revision: int = 0
 
     def warn(self, text: str) -> None:
         """Tell the client something without failing the request (a Warning header)."""
@@ -131,7 +134,7 @@ def forbidden(attrs: Attributes, messages: list[str]) -> errors.ApiError:
                             name=name, group=info.group)
 
 
-NamespaceGetter = Callable[[str], Awaitable[dict[str, Any] | None]]
+NamespaceGetter = Callable[[str, Attributes], Awaitable[dict[str, Any] | None]]
 
 
 class NamespaceLifecycle:
@@ -156,7 +159,7 @@ class NamespaceLifecycle:
             return
         if not info.namespaced or not attrs.namespace or attrs.subresource:
             return
-        ns = await self._get_namespace(attrs.namespace)
+        ns = await self._get_namespace(attrs.namespace, attrs)
         if ns is None:
             raise errors.not_found("namespaces", attrs.namespace)
         terminating = (ns.get("status") or {}).get("phase") == "Terminating" or (

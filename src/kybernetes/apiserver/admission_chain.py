@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.apiserver.admission import AdmissionChain, NamespaceLifecycle
+from kybernetes.apiserver.admission import AdmissionChain, Attributes, NamespaceLifecycle
 from kybernetes.apiserver.admission_limits import LimitRanger
 from kybernetes.apiserver.admission_quota import ResourceQuota
-from kybernetes.apiserver.admission_resources import list_namespaced
+from kybernetes.apiserver.admission_resources import get_object, list_namespaced
 from kybernetes.apiserver.webhook_admission import MutatingWebhooks, ValidatingWebhooks
 from kybernetes.apiserver.webhook_client import WebhookCaller, WebhookCallError
 from kybernetes.apiserver.webhook_source import WebhookSource
@@ -30,9 +30,9 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 def build_admission_chain(objects: Any) -> AdmissionChain:
     registry = objects.registry
 
-    async def get_namespace(name: str) -> dict[str, Any] | None:
+    async def get_namespace(name: str, attrs: Attributes) -> dict[str, Any] | None:
         ns_info = registry.get("", "v1", "namespaces")
-        return await objects.get_or_none(ns_info, None, name) if ns_info else None
+        return await get_object(objects, ns_info, None, name, attrs) if ns_info else None
 
     async def resolve_service(namespace: str, name: str, port: int) -> tuple[str, int]:
         return await service_endpoint(objects, namespace, name, port)

@@ -148,9 +148,9 @@ class LimitRanger:
             return CLAIM
         return ""
 
-    async def _items(self, namespace: str) -> list[dict[str, Any]]:
+    async def _items(self, attrs: Attributes) -> list[dict[str, Any]]:
         info = self._objects.registry.get("", "v1", "limitranges")
-        ranges = await list_namespaced(self._objects, info, namespace)
+        ranges = await list_namespaced(self._objects, info, attrs.namespace or "", attrs)
         ranges.sort(key=lambda r: (r.get("metadata") or {}).get("name") or "")
         return [effective_item(item) for r in ranges
                 for item in ((r.get("spec") or {}).get("limits") or []) if isinstance(item, dict)]
@@ -158,7 +158,7 @@ class LimitRanger:
     async def admit(self, attrs: Attributes) -> None:
         if self._kind_of(attrs) != POD:
             return
-        items = [i for i in await self._items(attrs.namespace or "") if i.get("type") == CONTAINER]
+        items = [i for i in await self._items(attrs) if i.get("type") == CONTAINER]
         if not items:
             return
         notes: list[str] = []
@@ -175,7 +175,7 @@ class LimitRanger:
         kind = self._kind_of(attrs)
         if not kind:
             return
-        items = await self._items(attrs.namespace or "")
+        items = await self._items(attrs)
         if not items:
             return
         found: list[str] = []

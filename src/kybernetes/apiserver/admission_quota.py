@@ -9,9 +9,10 @@
 
 Kubernetes splits this between the admission plugin (check, and charge the quota's status) and
 the resource-quota controller (recount everything periodically and on deletes). Kybernetes has
-no such controller yet, so the apiserver does both here: usage is recounted from the store on
-each check (always exact, never drifting), and status is rewritten after every counted create,
-update and delete, and filled in when a quota is created or its spec changes. The status write
+no such controller yet, so the apiserver does both here: usage is recounted on each check at the
+store's current revision (admission_resources.py; always exact, never drifting), and status is
+rewritten after every counted create, update and delete, and filled in when a quota is created
+or its spec changes. The status write
 goes to the store directly (no admission, no webhooks), as the controller's write would not be
 admitted against quota either.
 
@@ -79,21 +80,20 @@ class ResourceQuota:
         if _is_quota(info) and attrs.subresource:
             return  # a quota's own status write is not charged against quotas
         namespace = attrs.namespace
-        lock = self._locks.setdefault(namespace, asyncio.Lock())
-        async with lock:
-            await self._admit_locked(attrs, namespace)
+        new = usage(info, attrs.obj) if attrs.operation != DELETE else {}
+        old = usage(info, attrs.old_obj) if attrs.operation != CREATE else {}
+        if new != old:  # a write that changes no usage (a Lease renewal) needs no quota read
+            lock = self._locks.setdefault(namespace, asyncio.Lock())
+            async with lock:
+                await self._admit_locked(attrs, namespace, new, old)
         if _is_quota(info) and attrs.operation in (CREATE, UPDATE) and isinstance(attrs.obj, dict):
             await self._fill_own_status(attrs)
 
-    async def _admit_locked(self, attrs: Attributes, namespace: str) -> None:
+    async def _admit_locked(self, attrs: Attributes, namespace: str, new: Usage, old: Usage) -> None:
         info = attrs.info
         quota_info = self._objects.registry.get("", "v1", "resourcequotas")
-        quotas = await list_namespaced(self._objects, quota_info, namespace)
+        quotas = await list_namespaced(self._objects, quota_info, namespace, attrs)
         if not quotas:
-            return
-        new = usage(info, attrs.obj) if attrs.operation != DELETE else {}
-        old = usage(info, attrs.old_obj) if attrs.operation != CREATE else {}
-        if new == old:
             return
         subject = attrs.obj if isinstance(attrs.obj, dict) else attrs.old_obj or {}
         charged: list[tuple[dict[str, Any], Usage]] = []

@@ -1,7 +1,14 @@
-"""Reading what admission plugins need from the store, and adding up a pod's resources.
+"""Reading what admission plugins need, and adding up a pod's resources.
 
-LimitRanger and ResourceQuota both read objects of a namespace straight from the store (there is
-no informer cache inside the apiserver yet) and both need "what does this pod ask for", computed
+NamespaceLifecycle reads the namespace, LimitRanger and ResourceQuota the objects of a namespace.
+Upstream serves these reads from informers and accepts their lag; here they come from the watch
+cache (watch_cache.py), but consistently: the store's current revision is read once per admitted
+request (one cheap read instead of one read per plugin), and the cache answers once it is current
+at that revision or later, so a namespace deleted a moment ago is seen Terminating and a quota
+created a moment ago is enforced. When the cache is off, broken or does not catch up within
+``CACHE_WAIT`` seconds, the store answers, as it always did.
+
+Both LimitRanger and ResourceQuota also need "what does this pod ask for", computed
 the way Kubernetes does: the sum over the regular containers and the restartable init containers
 (sidecars), or the largest single init container if that is more, since init containers run one
 at a time before the others; plus the pod overhead where the caller wants it (quota does).
@@ -15,16 +22,52 @@ from typing import Any
 from kybernetes.api.quantity import QuantityError, format_quantity, parse_quantity
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver import codec, keys
+from kybernetes.store import StoreError
 
 ResourceTotals = dict[str, Fraction]
 
 
-async def list_namespaced(objects: Any, info: ResourceInfo | None, namespace: str) -> list[dict[str, Any]]:
-    """Every object of ``info`` in ``namespace``, decoded, straight from the store."""
+CACHE_WAIT = 1.0
+
+
+async def _fresh_cache(objects: Any, info: ResourceInfo, attrs: Any) -> Any:
+    """The watch cache of ``info``, current at least where the store was when the request's
+    admission began (``attrs``; None: now), or None to read the store."""
+    watch_cache = getattr(objects, "watch_cache", None)
+    if watch_cache is None or not watch_cache.enabled:
+        return None
+    needed = getattr(attrs, "read_revision", 0)
+    if not needed:
+        try:
+            needed = await objects.store.current_revision()
+        except StoreError:
+            return None  # the store read reports it the usual way
+        if attrs is not None:
+            attrs.read_revision = needed
+    return await watch_cache.fresh_cache(info, needed, CACHE_WAIT)
+
+
+async def list_namespaced(objects: Any, info: ResourceInfo | None, namespace: str,
+                          attrs: Any = None) -> list[dict[str, Any]]:
+    """Every object of ``info`` in ``namespace``, decoded (fresh copies the caller may change)."""
     if info is None:
         return []
-    result = await objects.store.list(keys.collection_prefix(info, namespace))
+    prefix = keys.collection_prefix(info, namespace)
+    cache = await _fresh_cache(objects, info, attrs)
+    if cache is not None:
+        return [codec.decode(kv) for kv in cache.range(prefix)]
+    result = await objects.store.list(prefix)
     return [codec.decode(kv) for kv in result.items]
+
+
+async def get_object(objects: Any, info: ResourceInfo, namespace: str | None, name: str,
+                     attrs: Any = None) -> dict[str, Any] | None:
+    """One object, decoded, or None when it does not exist."""
+    cache = await _fresh_cache(objects, info, attrs)
+    if cache is None:
+        return await objects.get_or_none(info, namespace, name)
+    kv = cache.items.get(keys.object_key(info, namespace, name))
+    return None if kv is None else codec.decode(kv)
 
 
 def quantity_value(value: Any) -> Fraction | None:

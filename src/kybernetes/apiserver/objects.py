@@ -27,9 +27,12 @@ from typing import Any
 
 from kybernetes.api import defaults, errors, meta, validation
 from kybernetes.api.errors import ApiError
+from kybernetes.api.managed_fields import track_update
 from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.apiserver import codec, crd_strategy, keys, strategies
 from kybernetes.apiserver.admission import CREATE, UPDATE, AdmissionChain, Attributes
+from kybernetes.apiserver.apply_schema import track_options
+from kybernetes.apiserver.managed_create import track_create
 from kybernetes.apiserver.store_errors import translate
 from kybernetes.store import ConflictError, KeyExistsError, KeyNotFoundError, Store, StoreError
 
@@ -58,10 +61,11 @@ class WriteContext:
 def _track(info: ResourceInfo, old: dict[str, Any] | None, new: dict[str, Any], ctx: WriteContext,
            subresource: str) -> None:
     if ctx.field_manager and not ctx.applied and subresource != "binding":
-        from kybernetes.api.managed_fields import track_update
-        from kybernetes.apiserver.apply_schema import track_options
-
-        track_update(old, new, ctx.field_manager, track_options(info, subresource or ctx.track_subresource))
+        opts = track_options(info, subresource or ctx.track_subresource)
+        if old is None:
+            track_create(new, ctx.field_manager, opts)  # the same result, without the general diff
+        else:
+            track_update(old, new, ctx.field_manager, opts)
 
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
@@ -100,6 +104,8 @@ class ObjectStore:
         # and node ports (service_alloc.py, installed by the server). Claims are made after
         # validation, committed after the store write and reverted when it fails.
         self.allocators: dict[tuple[str, str], Any] = {}
+        # The server's watch cache (watch_cache.py), when it has one: admission reads from it.
+        self.watch_cache: Any = None
 
     # -- reads ---------------------------------------------------------------------------------
 

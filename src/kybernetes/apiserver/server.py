@@ -185,6 +185,7 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
     handlers = ResourceHandlers(objects, registry, hub)
     watch_cache = WatchCache(store, hub)
     handlers.watch_cache = watch_cache
+    objects.watch_cache = watch_cache
     app[WATCH_CACHE_KEY] = watch_cache
     handlers.authorizer = authorizer
     app[OBJECTS_KEY] = objects

@@ -228,6 +228,23 @@ class WatchCache:
             return None  # too large: the store path answers with the proper error
         return wanted
 
+    async def fresh_cache(self, info: ResourceInfo, needed: int, timeout: float) -> ResourceCache | None:
+        """The cache of ``info`` once it is current at revision ``needed`` or later (admission's
+        reads, admission_resources.py); None when it cannot be within ``timeout`` seconds, or
+        when the cache is off or broken: the caller then reads the store."""
+        if not self.enabled:
+            return None
+        try:
+            await self.tracker.ensure_started()
+            cache = await self._ready_cache(info)
+            revision = await self.wait_fresh(cache, needed, timeout)
+        except StoreError:
+            revision = None
+        if revision is None:
+            self.stats.fallbacks += 1
+            return None
+        return cache
+
     # --- caches ------------------------------------------------------------------------------
 
     async def _ready_cache(self, info: ResourceInfo) -> ResourceCache:
@@ -275,11 +292,12 @@ class WatchCache:
         if future is not None and not future.done():
             future.set_result(None)
 
-    async def wait_fresh(self, cache: ResourceCache, needed: int) -> int | None:
+    async def wait_fresh(self, cache: ResourceCache, needed: int, timeout: float | None = None) -> int | None:
         """The revision the cache is current at once that is at least ``needed``; None when
-        that does not happen within ``fresh_timeout`` (or the cache or tracker broke)."""
+        that does not happen within ``timeout`` (default ``fresh_timeout``) seconds (or the
+        cache or tracker broke)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.fresh_timeout
+        deadline = loop.time() + (self.fresh_timeout if timeout is None else timeout)
         while True:
             if not cache.valid or not self.tracker.running:
                 return None

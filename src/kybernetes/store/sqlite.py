@@ -120,18 +120,22 @@ class SqliteStore:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
 
     def _data_changed(self) -> bool:
-        """True when some connection (ours or another process's) committed since the last call."""
+        """True when some connection (ours or another process's) committed since the last call
+        and the log holds what the hub has not published: rows above ``last_seen`` or a
+        compaction past it. Our own commits change data_version too, but the hub has them
+        already; two one-page reads here spare the tail a reader-thread query per commit."""
         conn = getattr(self, "_version_conn", None)
-        if conn is None:
+        if conn is None or self._hub is None:
             return True
         try:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            seen = self._hub.last_seen
+            return log.current_revision(conn) > seen or log.meta_value(conn, log.COMPACT_KEY) - 1 > seen
         except sqlite3.Error:
             return True
-        if version != self._data_version:
-            self._data_version = version
-            return True
-        return False
 
     # --- reads ---------------------------------------------------------------------------------
 

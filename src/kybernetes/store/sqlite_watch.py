@@ -116,11 +116,13 @@ class WatchHub:
         self._by_prefix: dict[str, set[LogWatch]] = {}
         self._catch_up_now = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._tail(), name="kyb-sqlite-tail")
 
     async def stop(self) -> None:
+        self._disarm()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -167,13 +169,35 @@ class WatchHub:
                     for watch in list(watches):
                         watch.push(event)
 
+    # The poll is a plain timer callback: an idle store costs one timer tick and one PRAGMA per
+    # poll_interval, with no task woken (a wait_for per poll made a task and a timeout each time).
+    def _arm(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self._poll_interval, self._poll)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _poll(self) -> None:
+        self._timer = None
+        try:
+            changed = self._changed is None or self._changed()
+        except Exception:  # a timer callback must not stop the polling: look at the log instead
+            changed = True
+        if changed:
+            self._catch_up_now.set()
+        else:
+            self._arm()
+
     async def _tail(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._catch_up_now.wait(), self._poll_interval)
-            except TimeoutError:
-                if self._changed is not None and not self._changed():
-                    continue
+            if not self._catch_up_now.is_set():
+                self._arm()
+                try:
+                    await self._catch_up_now.wait()
+                finally:
+                    self._disarm()
             self._catch_up_now.clear()
             try:
                 await self._catch_up()
