@@ -1,11 +1,11 @@
 """Benchmark the service proxy's rule programming against a raw restore of the same rules.
 
-    .venv/bin/python bench/proxy.py [--mode iptables|nftables] [--quick] [--sizes 1000,5000,10000]
+    .venv/bin/python bench/proxy.py [--mode nftables|iptables] [--quick] [--sizes 1000,5000,10000]
                                     [--raw-cap SECONDS]
 
---mode iptables (default): the figures below with iptables-restore. --mode nftables: the same
-figures for the nftables proxier (a table of its own, ip kybernetes-proxy-kb<hex>), "raw" being
-one ``nft -f`` of the complete rule set into an empty table.
+--mode nftables (default, as ``kyb proxy``): the figures below for the nftables proxier (a table
+of its own, ip kybernetes-proxy-kb<hex>), "raw" being one ``nft -f`` of the complete rule set
+into an empty table. --mode iptables: the same figures with iptables-restore.
 
 Root only; every chain carries a random prefix of its own (KB<hex>) and is removed at the end.
 For each size N (services with 5 endpoints each, as in the issue):
@@ -270,7 +270,7 @@ async def main() -> None:
     parser.add_argument("--sizes", default="", help="comma-separated service counts [1000,5000,10000]")
     parser.add_argument("--raw-cap", type=float, default=0, help="give up on the raw restore after this many s")
     parser.add_argument("--latency-services", type=int, default=0)
-    parser.add_argument("--mode", choices=["iptables", "nftables"], default="iptables")
+    parser.add_argument("--mode", choices=["iptables", "nftables"], default="nftables")
     parser.add_argument("--no-latency", action="store_true", help="skip the programming latency run")
     args = parser.parse_args()
     if os.geteuid() != 0:

@@ -2,7 +2,7 @@
 the kubelet (root; real pods as in test_real_pods.py). A pod reaches a Service by its short name
 and by its cluster domain name, both backends answer, no backend is a refused connection, and a
 NodePort is reachable from the host at 127.0.0.1; scaling to 0 refuses connections, scaling back
-restores the service."""
+restores the service. The whole module runs once per proxy mode (nftables, iptables)."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ def _proxy_cleanup() -> None:
     asyncio.run(cleanup(Iptables(detect_backend("auto"))))
 
 
-@pytest.fixture(scope="module")
-def rc(tmp_path_factory):
+@pytest.fixture(scope="module", params=["nftables", "iptables"])
+def rc(request, tmp_path_factory):
     try:
-        with real_cluster(tmp_path_factory.mktemp("services")) as cluster:
+        with real_cluster(tmp_path_factory.mktemp("services"), "--proxy-mode", request.param) as cluster:
             yield cluster
             cluster.kubectl("delete", "services", "web", "web-nodeport", "--ignore-not-found", check=False)
     finally:

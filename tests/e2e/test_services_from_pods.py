@@ -13,6 +13,9 @@ asks them with busybox wget and nslookup:
 - DNS from the pod: A, SRV, PTR, a headless StatefulSet's pods by <pod>.<svc>, ExternalName as
   CNAME, NXDOMAIN in the cluster domain, other names forwarded to the upstream;
 - deleting every Service leaves none of our service chains behind.
+
+The proxy runs in `kyb up`'s default mode; KYB_E2E_PROXY_MODE=iptables|nftables picks another
+(test_services.py runs both).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import os
 import random
+import re
 import socket
 import subprocess
 import threading
@@ -31,6 +36,9 @@ import urllib.request
 
 import pytest
 
+from kybernetes.cli.proxy import DEFAULT_PROXY_MODE
+from kybernetes.proxy.nft_rules import HAIRPIN, NO_ENDPOINT_NODEPORTS, NO_ENDPOINT_SERVICES, is_service_chain
+from kybernetes.proxy.nft_table import DEFAULT_TABLE
 from tests.dns.fake_upstream import FakeUpstream
 
 from .real_node_support import IMAGE, busybox_pod, condition, real_cluster, requirements_missing
@@ -43,6 +51,7 @@ ZONE = "default.svc.cluster.local"
 # From the probe failing to the proxy no longer sending traffic: probe period (1 s) + status
 # update + EndpointSlice + proxy min sync (1 s); generous for a busy 2-core machine.
 READINESS_BUDGET = 8.0
+PROXY_MODE = os.environ.get("KYB_E2E_PROXY_MODE") or DEFAULT_PROXY_MODE
 
 
 # -- the module's cluster ----------------------------------------------------------------------------
@@ -97,8 +106,8 @@ def upstream():
 @pytest.fixture(scope="module")
 def rc(tmp_path_factory, upstream):
     try:
-        with real_cluster(tmp_path_factory.mktemp("svc-pods"), "--dns-upstream",
-                               f"127.0.0.1:{upstream.port}") as cluster:
+        with real_cluster(tmp_path_factory.mktemp("svc-pods"), "--dns-upstream", f"127.0.0.1:{upstream.port}",
+                          "--proxy-mode", PROXY_MODE) as cluster:
             try:
                 yield cluster
             finally:
@@ -107,6 +116,7 @@ def rc(tmp_path_factory, upstream):
                                 timeout=90)
         # The teardown ran the proxy's cleanup (as uninstall does): not one chain of ours is left.
         assert [line for line in iptables_save() if "KUBE-" in line] == []
+        assert nft_table() is None, f"the nftables table {DEFAULT_TABLE} outlived the cleanup"
     finally:
         _proxy_cleanup()
 
@@ -414,16 +424,54 @@ def our_service_lines() -> list[str]:
     return out
 
 
+def nft_table() -> dict | None:
+    """The proxy's nftables table as ``nft -j`` lists it, by kind (chain, map, set...), or None."""
+    out = subprocess.run(["nft", "-j", "list", "table", "ip", DEFAULT_TABLE], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    objects: dict[str, list[dict]] = {}
+    for item in json.loads(out.stdout)["nftables"]:
+        for kind, body in item.items():
+            objects.setdefault(kind, []).append(body)
+    return objects
+
+
+def our_nft_service_objects(pod_cidr: str) -> list[str]:
+    """The nftables mode's per-service chains, map elements and hairpin pairs that belong to a
+    Service other than default/kubernetes (whose endpoint, the apiserver, is no pod)."""
+    table = nft_table() or {}
+    pods = ipaddress.ip_network(pod_cidr)
+    out = [f"chain {c['name']}" for c in table.get("chain", [])
+           if is_service_chain(c["name"]) and "default/kubernetes/" not in c["name"]]
+    for found in table.get("map", []) + table.get("set", []):
+        for elem in found.get("elem") or []:
+            text = json.dumps(elem)
+            if found["name"] == HAIRPIN:
+                ips = [ipaddress.ip_address(a) for a in re.findall(r"\d+\.\d+\.\d+\.\d+", text)]
+                if any(ip in pods for ip in ips):
+                    out.append(f"{HAIRPIN}: {text}")
+            elif found["name"] in (NO_ENDPOINT_SERVICES, NO_ENDPOINT_NODEPORTS) or "default/kubernetes/" not in text:
+                out.append(f"{found['name']}: {text}")
+    return out
+
+
+def service_leftovers(rc) -> list[str]:
+    if PROXY_MODE == "iptables":
+        return our_service_lines()
+    node = json.loads(rc.kubectl("get", "nodes", "-o", "json").stdout)["items"][0]
+    return our_nft_service_objects(node["spec"]["podCIDR"])
+
+
 def test_deleting_every_service_leaves_no_rule_of_ours(rc, web):
     found = rc.kubectl("get", "service", "web-local", "-o", "jsonpath={.spec.healthCheckNodePort}", check=False)
     checks = [int(found.stdout)] if found.returncode == 0 and found.stdout.strip() else []
-    assert our_service_lines(), "the Services' rules should be there before they are deleted"
+    assert service_leftovers(rc), "the Services' rules should be there before they are deleted"
     rc.kubectl("delete", "services", "--all", "--all-namespaces", "--wait=true", timeout=60)
     deadline = time.monotonic() + 20
-    left = our_service_lines()
+    left = service_leftovers(rc)
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
-        left = our_service_lines()
+        left = service_leftovers(rc)
     assert left == [], "rules of deleted Services remain:\n" + "\n".join(left)
     for port in checks:
         with pytest.raises(OSError):

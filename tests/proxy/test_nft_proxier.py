@@ -212,3 +212,39 @@ async def test_a_deleted_table_is_noticed_by_an_idle_sync_and_rewritten(proxier:
     proxier.nft.table_there = False
     await proxier.sync()
     assert proxier.full_syncs == 2 and proxier.nft.applied[-1][0].startswith("add table ip kybernetes-proxy-kt")
+
+
+async def test_a_forced_full_sync_rewrites_everything_but_rederives_only_changed_services(proxier: NftProxier,
+                                                                                         monkeypatch):
+    for name, ip, ep in (("a", "10.43.0.1", "10.42.0.5"), ("b", "10.43.0.2", "10.42.0.6")):
+        proxier.on_service(service(name, ip))
+        proxier.on_slice(endpoint_slice(name, ep))
+    await proxier.sync()
+    derived: list[str] = []
+    original = proxier._derive
+    monkeypatch.setattr(proxier, "_derive", lambda key: (derived.append(key), original(key)))
+    proxier.on_slice(endpoint_slice("b", "10.42.0.7"))
+    proxier.force_full_sync()
+    await proxier.sync()
+    assert derived == ["default/b"] and proxier.full_syncs == 2
+    text = "\n".join(proxier.nft.applied[-1])
+    assert "10.42.0.5:8080" in text and "10.42.0.7:8080" in text and "10.42.0.6:8080" not in text
+
+
+def test_gc_paused_restores_the_collector_as_it_was():
+    import gc
+
+    from kybernetes.proxy.gc_pause import gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -3,7 +3,7 @@
     kyb agent --kubeconfig node.kubeconfig [--data-dir D] [--node-name N] [--node-ip IP]
               [--registry-config registries.yaml] [--kubelet-port 10250]
               [--tls-cert-file F --tls-private-key-file K --client-ca-file CA] [--disable dns]
-              [--dns-upstream 192.0.2.53,127.0.0.1:5353]
+              [--dns-upstream 192.0.2.53,127.0.0.1:5353] [--proxy-mode iptables|nftables]
 
 Runs the node's components as supervised children, each restarted with backoff if it dies: the
 service proxy (``kyb proxy``), the cluster DNS (``kyb dns``, answering on the node's address, port
@@ -21,6 +21,7 @@ import click
 from kybernetes.cli.component import announce, log_format_option
 from kybernetes.cli.kubelet import _ip
 from kybernetes.cli.options import resolve_data_dir
+from kybernetes.cli.proxy import DEFAULT_PROXY_MODE, PROXY_MODE_HELP, PROXY_MODES
 
 AGENT_COMPONENTS = ("proxy", "dns")
 
@@ -72,19 +73,20 @@ def cluster_dns_ip(service_cidr: str) -> str:
 
 def node_service_specs(*, kubeconfig: Path, node_name: str, node_address: str, cluster_cidr: str = "",
                        dns_service_ip: str = "", disabled: tuple[str, ...] = (), quiet: bool = False,
-                       dns_upstream: str = "") -> list:
+                       dns_upstream: str = "", proxy_mode: str = DEFAULT_PROXY_MODE) -> list:
     """The node's service proxy (``kyb proxy``) and cluster DNS (``kyb dns``) children. With
     ``dns_service_ip`` the DNS server registers the kube-dns Service at that cluster IP with this
     node's address and port behind it (the proxy DNATs the cluster IP there); without, pods are
     given the node's address directly and the server listens on port 53. ``dns_upstream`` is
-    ``kyb dns --upstream`` (names outside the cluster domain go there)."""
+    ``kyb dns --upstream`` (names outside the cluster domain go there); ``proxy_mode`` is
+    ``kyb proxy --proxy-mode``."""
     from kybernetes.util.supervisor import ChildSpec
 
     level = "warning" if quiet else "info"
     specs = []
     if "proxy" not in disabled:
         argv = [sys.executable, "-m", "kybernetes.cli", "proxy", "--kubeconfig", str(kubeconfig),
-                "--node-name", node_name, "--node-ip", node_address, "--log-level", level]
+                "--node-name", node_name, "--node-ip", node_address, "--proxy-mode", proxy_mode, "--log-level", level]
         if cluster_cidr:
             argv += ["--cluster-cidr", cluster_cidr]
         specs.append(ChildSpec("proxy", argv))
@@ -108,7 +110,7 @@ def _join_host_port(address: str, port: int) -> str:
 
 def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: str, registry_config: Path | None,
                 kubelet_port: int, tls: tuple[Path | None, Path | None, Path | None], disabled: tuple[str, ...],
-                stop_pods: bool, quiet: bool, dns_upstream: str = "") -> list:
+                stop_pods: bool, quiet: bool, dns_upstream: str = "", proxy_mode: str = DEFAULT_PROXY_MODE) -> list:
     from kybernetes.kubelet.real_machine import node_name as default_node_name
     from kybernetes.kubelet.real_machine import primary_address
     from kybernetes.util.supervisor import ChildSpec
@@ -117,7 +119,7 @@ def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: st
     address = node_ip or primary_address()
     level = "warning" if quiet else "info"
     specs = node_service_specs(kubeconfig=kubeconfig, node_name=name, node_address=address, disabled=disabled,
-                               quiet=quiet, dns_upstream=dns_upstream)
+                               quiet=quiet, dns_upstream=dns_upstream, proxy_mode=proxy_mode)
     dns = "dns" not in disabled
     argv = [sys.executable, "-m", "kybernetes.cli", "kubelet", "--kubeconfig", str(kubeconfig),
             "--data-dir", str(data_dir), "--node-name", name, "--node-ip", address,
@@ -155,10 +157,12 @@ def agent_specs(*, kubeconfig: Path, data_dir: Path, node_name: str, node_ip: st
               help="A node component not to run (repeatable).")
 @click.option("--stop-pods", is_flag=True, help="Stop and remove every pod when the agent stops.")
 @click.option("--dns-upstream", default="", callback=check_dns_upstream, help=DNS_UPSTREAM_HELP)
+@click.option("--proxy-mode", type=click.Choice(PROXY_MODES), default=DEFAULT_PROXY_MODE, show_default=True,
+              help=PROXY_MODE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @log_format_option
 def agent(kubeconfig, data_dir, node_name, node_ip, registry_config, kubelet_port, tls_cert_file,
-          tls_private_key_file, client_ca_file, disabled, stop_pods, dns_upstream, quiet) -> None:
+          tls_private_key_file, client_ca_file, disabled, stop_pods, dns_upstream, proxy_mode, quiet) -> None:
     """Run this machine's node components against a cluster's apiserver."""
     from kybernetes.cli.control_plane import run_supervised
 
@@ -167,7 +171,7 @@ def agent(kubeconfig, data_dir, node_name, node_ip, registry_config, kubelet_por
     specs = agent_specs(kubeconfig=kubeconfig.absolute(), data_dir=resolve_data_dir(data_dir), node_name=node_name,
                         node_ip=node_ip, registry_config=registry_config, kubelet_port=kubelet_port,
                         tls=(tls_cert_file, tls_private_key_file, client_ca_file), disabled=tuple(disabled),
-                        stop_pods=stop_pods, quiet=quiet, dns_upstream=dns_upstream)
+                        stop_pods=stop_pods, quiet=quiet, dns_upstream=dns_upstream, proxy_mode=proxy_mode)
 
     def all_ready() -> None:
         if not quiet:

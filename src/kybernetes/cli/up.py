@@ -25,6 +25,7 @@ from kybernetes.cli.component import announce, log_format_option
 from kybernetes.cli.control_plane import control_plane_specs, prepare, run_supervised, simulated_nodes_spec
 from kybernetes.cli.kubelet import kubelet_spec
 from kybernetes.cli.options import cluster_options, resolve_data_dir
+from kybernetes.cli.proxy import DEFAULT_PROXY_MODE, PROXY_MODE_HELP, PROXY_MODES
 from kybernetes.cli.status import COMPONENTS_FILE, PID_FILE, pid_alive
 
 
@@ -43,11 +44,13 @@ from kybernetes.cli.status import COMPONENTS_FILE, PID_FILE, pid_alive
               help="registries.yaml (k3s format): registry mirrors and credentials for the node.")
 @click.option("--stop-pods", is_flag=True, help="Stop and remove every pod of the node when kyb up stops.")
 @click.option("--dns-upstream", default="", callback=check_dns_upstream, help=DNS_UPSTREAM_HELP)
+@click.option("--proxy-mode", type=click.Choice(PROXY_MODES), default=DEFAULT_PROXY_MODE, show_default=True,
+              help=PROXY_MODE_HELP)
 @click.option("--no-kubeconfig-merge", is_flag=True,
               help="Do not merge the admin kubeconfig into ~/.kube/config (or $KUBECONFIG) as context kybernetes.")
 @log_format_option
 def up(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet, sim_nodes, node_name, node_ip,
-       kubelet_port, registry_config, stop_pods, no_kubeconfig_merge, run_node, dns_upstream) -> None:
+       kubelet_port, registry_config, stop_pods, no_kubeconfig_merge, run_node, dns_upstream, proxy_mode) -> None:
     """Run a one-machine cluster in the foreground until SIGTERM or Ctrl-C."""
     data_dir = resolve_data_dir(data_dir)
     refuse_if_running(data_dir / PID_FILE)
@@ -69,7 +72,7 @@ def up(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet, s
     if run_node and "kubelet" not in disabled:
         specs += node_specs(plane, node_name=node_name, node_ip=node_ip, kubelet_port=kubelet_port,
                             registry_config=registry_config, stop_pods=stop_pods, quiet=quiet,
-                            dns_upstream=dns_upstream)
+                            dns_upstream=dns_upstream, proxy_mode=proxy_mode)
     if sim_nodes:
         specs.append(simulated_nodes_spec(plane, sim_nodes, quiet=quiet))
     with pid_file(data_dir / PID_FILE):
@@ -78,7 +81,7 @@ def up(data_dir, port, bind_address, store_url, cluster_cidr, disabled, quiet, s
 
 
 def node_specs(plane, *, node_name: str, node_ip: str, kubelet_port: int, registry_config: Path | None,
-               stop_pods: bool, quiet: bool, dns_upstream: str = "") -> list:
+               stop_pods: bool, quiet: bool, dns_upstream: str = "", proxy_mode: str = DEFAULT_PROXY_MODE) -> list:
     """This machine's node: the service proxy and the cluster DNS (unless --disable'd), then the
     kubelet, which gives pods the kube-dns Service's cluster IP as their nameserver."""
     from kybernetes.kubelet.real_machine import node_name as default_node_name
@@ -89,7 +92,7 @@ def node_specs(plane, *, node_name: str, node_ip: str, kubelet_port: int, regist
     dns_ip = cluster_dns_ip(plane.service_cidr) if "dns" not in plane.disabled else ""
     specs = node_service_specs(kubeconfig=plane.kubeconfig, node_name=name, node_address=address or primary_address(),
                                cluster_cidr=plane.cluster_cidr, dns_service_ip=dns_ip, disabled=plane.disabled,
-                               quiet=quiet, dns_upstream=dns_upstream)
+                               quiet=quiet, dns_upstream=dns_upstream, proxy_mode=proxy_mode)
     specs.append(kubelet_spec(plane, node_name=name, node_ip=address, kubelet_port=kubelet_port,
                               registry_config=registry_config, cluster_dns=dns_ip, stop_pods=stop_pods, quiet=quiet))
     return specs

@@ -1,4 +1,4 @@
-"""kybernetes.proxy: the Service proxy (kube-proxy's iptables and nftables modes), run as ``kyb proxy``.
+"""kybernetes.proxy: the Service proxy (kube-proxy's nftables and iptables modes), run as ``kyb proxy``.
 
     Services, EndpointSlices ──informers──► Proxier ──► iptables-restore --noflush (our chains only)
                                         or  NftProxier ──► nft -f - (a table of its own: ip kybernetes-proxy)
@@ -15,6 +15,7 @@
         nft_table.py     nftables mode: the table's base chains and maps, a sync's transaction (pure)
         nft_proxier.py   nftables mode: partial and full syncs, what the kernel holds per service
         nft_tool.py      running nft
+        gc_pause.py      the cyclic GC paused while a sync derives its rules (a quarter of a full sync)
         cleanup.py       remove everything, both modes (``kyb proxy --cleanup``, uninstall)
         run.py           ServiceProxy: informers + proxier + loop
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes.proxy.conntrack import Conntrack
+from kybernetes.proxy.gc_pause import gc_paused
 from kybernetes.proxy.health_server import HealthCheck, health_checks
 from kybernetes.proxy.model import ServicePort, endpoints_from_slices, service_ports, slice_service_key
 from kybernetes.proxy.nft_rules import (
@@ -187,8 +188,14 @@ class NftProxier:
         full = self._need_full
         pending, self._pending = self._pending, {}
         old_udp = {k: self._udp_targets(k) for k in pending}
-        for key in (set(self._services) | set(self._objects)) if full else set(pending):
-            self._derive(key)
+        # A service's objects follow from its Service and slices alone: a full sync re-derives only
+        # the changed ones, plus any the caches and the derived state disagree on.
+        derive = set(pending)
+        if full:
+            derive |= set(self._services).symmetric_difference(self._objects)
+        with gc_paused():
+            for key in derive:
+                self._derive(key)
         try:
             changes = await self._full_changes() if full else self._partial_changes(set(pending))
             if not changes.empty:
@@ -257,16 +264,23 @@ class NftProxier:
             # Chain and set names only: listing the whole table would also print every rule (slow).
             chains, _ = table_objects(await self.nft.list("chains", FAMILY) or "", self.table)
             _, sets = table_objects(await self.nft.list("sets", FAMILY) or "", self.table)
+        with gc_paused():
+            return self._everything(chains, sets)
+
+    def _everything(self, chains: set[str], sets: set[str]) -> Changes:
+        """A full sync's changes, given the chain and set names the table holds now."""
         existing_chains = {c for c in chains if is_service_chain(c)}
         existing_sets = {s for s in sets if is_affinity_set(s)}
         wanted_chains: dict[str, list[str]] = {}
         wanted_sets: dict[str, int] = {}
+        elements: dict[ElementKey, str] = {}  # in the services' order, not sorted: 60k keys at 10k services
         for key in sorted(self._objects):
-            wanted_chains.update(self._objects[key].chains)
-            wanted_sets.update(self._objects[key].sets)
+            obj = self._objects[key]
+            wanted_chains.update(obj.chains)
+            wanted_sets.update(obj.sets)
+            for element, value in obj.elements.items():
+                elements.setdefault(element, value)  # the first service by name keeps it (as _desired)
         keep_sets = {s for s, t in wanted_sets.items() if s in existing_sets and self._set_timeouts.get(s) == t}
-        elements = {element: value for element in sorted(self._wanted)
-                    if (value := self._desired(element)) is not None}
         # Every existing chain is flushed before anything is deleted, so no old rule still refers to
         # a set or chain being deleted (render's order).
         return Changes(base=True, recreate=self._recreate, flush_chains=sorted(existing_chains),
@@ -277,7 +291,8 @@ class NftProxier:
                        rules=wanted_chains, add_elements=elements)
 
     async def _apply(self, changes: Changes) -> None:
-        lines = render(self.opts, changes)
+        with gc_paused():
+            lines = render(self.opts, changes)
         self.last_transaction_lines = len(lines)
         try:
             await self.nft.apply(lines)

@@ -135,8 +135,8 @@ def service_objects(ports: list[ServicePort], endpoints: dict[tuple[str, str], l
 def port_objects(port: ServicePort, endpoints: list[Endpoint], ctx: NftContext) -> NftService:
     out = NftService()
     proto = port.proto
-    svc, svl = service_chain("service", port), service_chain("local", port)
-    ext, fw = service_chain("external", port), service_chain("firewall", port)
+    named = f"{_hash8(base := port_base(port))}-{base}"  # service_chain's names, hashed once
+    svc, svl, ext, fw = f"service-{named}", f"local-{named}", f"external-{named}", f"firewall-{named}"
     cat = categorize(endpoints, port)
     out.endpoint_count = len(cat.reachable)
     if port.protocol == "UDP":
@@ -228,12 +228,13 @@ def _balance(rules: list[str], out: NftService, port: ServicePort, endpoints: li
             rules.append(f"ip saddr @{name} goto {endpoint_chain(port, ep)}")
     # Endpoint i of n is taken with probability 1/(n-i) of what is left: uniform over all n.
     count = len(endpoints)
+    dnat = f"meta l4proto {port.proto} "
     for i, ep in enumerate(endpoints):
         chance = f"numgen random mod {count - i} 0 " if i < count - 1 else ""
         if port.affinity_timeout:
             rules.append(f"{chance}goto {endpoint_chain(port, ep)}")
         else:
-            rules.append(f"meta l4proto {port.proto} {chance}dnat to {ep.address}")
+            rules.append(f"{dnat}{chance}dnat to {ep.ip}:{ep.port}")
 
 
 def _contains(cidr: str, ip: str) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 
 from kybernetes.proxy import rules_table
 from kybernetes.proxy.conntrack import Conntrack
+from kybernetes.proxy.gc_pause import gc_paused
 from kybernetes.proxy.health_server import HealthCheck, health_checks
 from kybernetes.proxy.iptables import Iptables, IptablesError
 from kybernetes.proxy.model import ServicePort, endpoints_from_slices, service_ports, slice_service_key
@@ -191,8 +192,9 @@ class Proxier:
             self._large, full = large, True
         ctx = self._context()
         keys = set(self._services) | set(self._rules) if full else set(pending)
-        for key in keys:
-            self._derive(key, ctx)
+        with gc_paused():
+            for key in keys:
+                self._derive(key, ctx)
         try:
             if full:
                 await self._full_sync()
