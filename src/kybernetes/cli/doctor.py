@@ -120,6 +120,7 @@ def run_checks(*, port: int = 6443, kubelet_port: int = 10250, store_url: str = 
         lambda: check_binary("conmon", "conmon", "holds the containers' stdio and exit codes"),
         check_cni_plugins,
         lambda: check_binary("iptables", "iptables", "pod masquerading, hostPorts and Services"),
+        lambda: check_binary("nft", "nftables", "the Service proxy's default mode (or: --proxy-mode iptables)"),
         check_overlayfs,
         check_cgroups,
         lambda: check_port(port, "the apiserver"),

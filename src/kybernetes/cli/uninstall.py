@@ -197,17 +197,19 @@ def remove_network(data_dir: Path, steps: Steps) -> None:
 
 
 def _proxy_uninstall(data_dir: Path, steps: Steps) -> None:
-    """The Service proxy's chains and jump rules (what ``kyb proxy --cleanup`` removes)."""
+    """The Service proxy's chains, jump rules and nftables table (what ``kyb proxy --cleanup``
+    removes; a host without iptables or nft has nothing of that kind to remove)."""
     from kybernetes.proxy import cleanup
-    from kybernetes.proxy.iptables import Iptables, IptablesError, detect_backend
+    from kybernetes.proxy.iptables import IptablesError
+    from kybernetes.proxy.nft_tool import NftError
 
     try:
-        removed = asyncio.run(cleanup(Iptables(detect_backend("auto"))))
-    except (IptablesError, OSError, ValueError) as e:
+        removed = asyncio.run(cleanup())
+    except (IptablesError, NftError, OSError, ValueError) as e:
         steps.failed(f"proxy cleanup: {e}")
         return
     if removed:
-        steps.done("removed the Service proxy's iptables chains and rules")
+        steps.done("removed the Service proxy's chains, rules and nftables table")
 
 
 def unmount_leftovers(data_dir: Path, steps: Steps) -> None:

@@ -14,7 +14,8 @@ kube-proxy's KUBE-* chains) never count against us.
     mounts      mount points under our dirs (data dir, the node's /run directory)
     netns       namespace files under the node's run dir, and /run/netns entries named kyb*
     interfaces  links named kyb*, veth*, cni* (with "@master" when enslaved to a bridge)
-    iptables    chains (and rules jumping to them) named KUBE-*, CNI-*, KYB-*, per table and family
+    iptables    chains (and rules jumping to them) named KUBE-*, CNI-*, KYB-*, per table and family;
+                nftables tables named kybernetes*
     cgroups     cgroup directories named kybernetes* at the top of every hierarchy, with children
     files       paths under our dirs (capped: a data dir full of image layers is not interesting)
 
@@ -198,7 +199,24 @@ def _iptables(unavailable: list[str]) -> Iterable[str]:
             unavailable.append(f"{tool}: {out.stderr.strip() or f'exit {out.returncode}'}")
             continue
         found += _ours_in_dump(tool.split("-")[0], out.stdout)
-    return found
+    return found + _nft_tables(unavailable)
+
+
+def _nft_tables(unavailable: list[str]) -> list[str]:
+    """Our nftables tables (the Service proxy's nftables mode: ``ip kybernetes-proxy``)."""
+    path = shutil.which("nft", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if path is None:
+        return []  # no nft: nothing of ours can be in nftables' own tables
+    try:
+        out = subprocess.run([path, "list", "tables"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        unavailable.append(f"nft: {e}")
+        return []
+    if out.returncode != 0:
+        unavailable.append(f"nft: {out.stderr.strip() or f'exit {out.returncode}'}")
+        return []
+    return [f"nft {line.strip()}" for line in out.stdout.splitlines()
+            if line.startswith("table ") and line.split()[-1].startswith("kybernetes")]
 
 
 def _ours_in_dump(family: str, dump: str) -> list[str]:
