@@ -20,6 +20,7 @@ import json
 import os
 import random
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from kybernetes.proxy.iptables import Iptables, detect_backend
 from tests.support.oci import build_image, busybox_layer, push_image
 from tests.support.registry import LocalRegistry
 
-from .cluster import KybCluster
+from .cluster import KybCluster, free_port
 
 IMAGE = "docker.io/library/busybox:1.36"  # served by the loopback registry through the mirror
 
@@ -153,17 +154,25 @@ def _force_cleanup(rc: RealCluster) -> None:
 
 
 @contextlib.contextmanager
-def real_cluster(tmp: Path, *extra_args: str) -> Iterator[RealCluster]:
-    """A registry, then `kyb up` with its real node (``extra_args``: more `kyb up` flags)."""
+def real_cluster(tmp: Path, *extra_args: str, tags: tuple[str, ...] = ("1.36",),
+                 home: Path | None = None) -> Iterator[RealCluster]:
+    """A registry serving busybox at ``tags`` (images that differ in their config), then `kyb up`
+    with its real node; ``extra_args`` are more `kyb up` flags. With ``home``, `kyb up` runs with
+    HOME there and no KUBECONFIG, so it merges its context into home/.kube/config."""
     with LocalRegistry() as registry:
-        image = build_image([busybox_layer()], cmd=["sh"])
-        push_image(registry.url, "library/busybox", "1.36", image)
+        for tag in tags:
+            image = build_image([busybox_layer()], cmd=["sh"], labels={"org.opencontainers.image.version": tag})
+            push_image(registry.url, "library/busybox", tag, image)
         config = _registries_yaml(tmp / "registries.yaml", registry)
         cidr = f"10.{random.randint(160, 250)}.0.0/16"
-        cluster = KybCluster.start_new("--node", "--kubelet-port", "0", "--cluster-cidr", cidr, "--registry-config",
-                                       str(config), "--stop-pods", *extra_args)
+        cluster = KybCluster(Path(tempfile.mkdtemp(prefix="kyb-e2e-")), free_port(),
+                             ("--node", "--kubelet-port", "0", "--cluster-cidr", cidr, "--registry-config",
+                              str(config), "--stop-pods", *extra_args))
+        if home is not None:
+            cluster.up_env = {k: v for k, v in cluster.env.items() if k != "KUBECONFIG"} | {"HOME": str(home)}
         rc = RealCluster(cluster, registry, HostNames.for_data_dir(cluster.data_dir))
         try:
+            cluster.start()
             rc.wait_node_ready()
             yield rc
         finally:

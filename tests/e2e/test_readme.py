@@ -15,30 +15,18 @@ Real node: run under the shared lock (flock /tmp/kyb-e2e.lock, see the session r
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import random
 import re
 import signal
 import socket
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from kybernetes.kubelet.network import PodNetwork
-from kybernetes.kubelet.real_machine import HostNames
-from kybernetes.proxy import cleanup as proxy_cleanup
-from kybernetes.proxy.iptables import Iptables, detect_backend
-from tests.support.oci import build_image, busybox_layer, push_image
-from tests.support.registry import LocalRegistry
-
-from .cluster import KybCluster, free_port
-from .real_node_support import RealCluster, _force_cleanup, requirements_missing
+from .real_node_support import real_cluster, requirements_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -75,47 +63,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def readme_cluster(tmp: Path) -> Iterator[tuple[RealCluster, Path]]:
-    """A registry with both busybox tags, then ``kyb up`` with its real node and HOME=tmp/home; the
-    same teardown as real_node_support.real_cluster (nothing of ours left on the host)."""
-    home = tmp / "home"
-    home.mkdir()
-    with LocalRegistry() as registry:
-        for tag in ("1.36", "1.37"):
-            image = build_image([busybox_layer()], cmd=["sh"], labels={"org.opencontainers.image.version": tag})
-            push_image(registry.url, "library/busybox", tag, image)
-        config = tmp / "registries.yaml"
-        config.write_text(yaml.safe_dump({"mirrors": {"docker.io": {"endpoint": [registry.url]}}}))
-        cidr = f"10.{random.randint(160, 250)}.0.0/16"
-        cluster = KybCluster(Path(tempfile.mkdtemp(prefix="kyb-e2e-")), free_port(),
-                             ("--node", "--kubelet-port", "0", "--cluster-cidr", cidr,
-                              "--registry-config", str(config), "--stop-pods"))
-        up_env = {**cluster.env, "HOME": str(home)}
-        up_env.pop("KUBECONFIG")
-        cluster.up_env = up_env
-        rc = RealCluster(cluster, registry, HostNames.for_data_dir(cluster.data_dir))
-        try:
-            cluster.start()
-            rc.wait_node_ready()
-            yield rc, home
-        finally:
-            try:
-                rc.kubectl("delete", "deployments,pods", "--all", "--wait=true", "--timeout=60s", check=False,
-                           timeout=90)
-                cluster.stop()
-                report = asyncio.run(PodNetwork(cluster.data_dir, network_name=rc.names.network,
-                                                bridge_name=rc.names.bridge).uninstall())
-                asyncio.run(proxy_cleanup(Iptables(detect_backend("auto"))))
-                leaked = {k: v for k, v in rc.host_state().items() if v}
-                if report.errors:
-                    leaked["pod network uninstall"] = report.errors
-                _force_cleanup(rc)
-                assert not leaked, f"the README's cluster left behind: {leaked}"
-            finally:
-                cluster.close()
-
-
 def run_tour(blocks: list[str], home: Path, timeout: float = 300.0) -> list[str]:
     """Run the blocks in one bash, as written; each block's output (stdout and stderr)."""
     marker = "@@@ block {} @@@"
@@ -148,7 +95,9 @@ def run_tour(blocks: list[str], home: Path, timeout: float = 300.0) -> list[str]
 def test_the_readme_tour_runs_as_written(tmp_path):
     blocks = tour_blocks(README.read_text())
     assert _port_free(FORWARD_PORT), f"127.0.0.1:{FORWARD_PORT} is taken: the README's port-forward needs it"
-    with readme_cluster(tmp_path) as (rc, home):
+    home = tmp_path / "home"
+    home.mkdir()
+    with real_cluster(tmp_path, tags=("1.36", "1.37"), home=home) as rc:
         nodes, deploy, expose, scale, rollout, crd, clean = run_tour(blocks, home)
         assert re.search(r"\sReady\s", nodes), nodes
         assert 'deployment "web" successfully rolled out' in deploy, deploy
