@@ -7,32 +7,29 @@ cleanup ``kyb proxy --cleanup`` runs (then checked gone). Run under /tmp/kyb-e2e
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
 
 import pytest
 
 from kybernetes.client.resource import ENDPOINTSLICES, SERVICES
-from kybernetes.proxy import ProxyConfig, ServiceProxy, cleanup
+from kybernetes.proxy import cleanup
 from kybernetes.proxy.nft_proxier import NftProxier
 from kybernetes.proxy.nft_table import table_name
 from kybernetes.proxy.nft_tool import find_nft
 from kybernetes.testing import eventually
-from tests.proxy.netlab import NetLab, is_root
-from tests.proxy.test_proxy_real import Cluster, RangedApiServer
+from tests.proxy.netlab import is_root
+from tests.proxy.real_cluster import (
+    Cluster,
+    check_cluster_ip_balances_from_host_and_pod_with_hairpin,
+    check_node_port_on_the_hosts_addresses_and_localhost,
+    check_session_affinity_pins_one_backend,
+    proxied_cluster,
+)
 
 pytestmark = [pytest.mark.skipif(not is_root(), reason="needs root: network namespaces and nftables"),
               pytest.mark.skipif(find_nft() is None, reason="nft is not installed (Debian package nftables)")]
-
-
-@pytest.fixture(scope="module")
-def lab():
-    net = NetLab()
-    net.open()
-    try:
-        yield net
-    finally:
-        net.close()
 
 
 def table_exists(table: str) -> bool:
@@ -46,41 +43,18 @@ def table_text(table: str) -> str:
 
 @pytest.fixture
 async def cluster(lab):
-    import secrets
-
     prefix = "KN" + secrets.token_hex(2).upper()
-    srv = RangedApiServer(lab.service_cidr)
-    await srv.start()
-    proxy = None
-    try:
-        client = srv.client()
-        config = ProxyConfig(node_name="node-a", cluster_cidr=lab.cluster_cidr, min_sync_period=0.0,
-                             sync_period=5.0, chain_prefix=prefix, masquerade_bit=13,
-                             route_localnet_sysctls=(f"net/ipv4/conf/{lab.bridge}/route_localnet",))
-        proxy = ServiceProxy(client, config, proxier=NftProxier(config))
-        proxy.start()
-        yield Cluster(lab, client, proxy, prefix)
-    finally:
-        if proxy is not None:
-            await proxy.stop()
-        await srv.stop()
+
+    async def remove_table() -> None:
         await cleanup(prefix=prefix)
         assert not table_exists(table_name(prefix)), "cleanup left the table behind"
 
+    async with proxied_cluster(lab, prefix, lambda config: {"proxier": NftProxier(config)}, remove_table) as running:
+        yield running
+
 
 async def test_cluster_ip_balances_from_host_and_pod_with_hairpin(cluster: Cluster):
-    lab = cluster.lab
-    since = time.monotonic()
-    svc = await cluster.service("web", 30)
-    await cluster.slice("web", [0, 1, 2])
-    await cluster.programmed(since)
-    ip = svc["spec"]["clusterIP"]
-    pods = {lab.pod_name(i) for i in range(3)}
-    assert set(await cluster.host_get(ip, 80, 30)) == pods
-    assert set(await cluster.netns_get(lab.client, ip, 80, 30)) == pods
-    # a pod reaching itself through its service: masqueraded (endpoint-hairpin) so the reply returns
-    from_backend = await cluster.netns_get(lab.pod_name(0), ip, 80, 25)
-    assert set(from_backend) <= pods and lab.pod_name(0) in from_backend, from_backend
+    await check_cluster_ip_balances_from_host_and_pod_with_hairpin(cluster, 30)
 
 
 async def test_no_endpoints_reject_then_endpoints_then_partial_changes(cluster: Cluster):
@@ -109,32 +83,12 @@ async def test_no_endpoints_reject_then_endpoints_then_partial_changes(cluster: 
 
 
 async def test_session_affinity_pins_one_backend(cluster: Cluster):
-    since = time.monotonic()
-    svc = await cluster.service("sticky", 32, sessionAffinity="ClientIP",
-                                sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}})
-    await cluster.slice("sticky", [0, 1, 2])
-    await cluster.programmed(since)
-    answers = await cluster.netns_get(cluster.lab.client, svc["spec"]["clusterIP"], 80, 15)
-    assert len(set(answers)) == 1 and answers[0].startswith(f"kp-{cluster.lab.suffix}-pod"), answers
+    await check_session_affinity_pins_one_backend(cluster, 32)
     assert "flags dynamic,timeout" in table_text(cluster.proxy.proxier.table)
 
 
 async def test_node_port_on_the_hosts_addresses_and_localhost(cluster: Cluster):
-    import secrets
-
-    lab = cluster.lab
-    since = time.monotonic()
-    await cluster.service("np", 33, type="NodePort",
-                          ports=[{"name": "http", "port": 80, "targetPort": 8080,
-                                  "nodePort": 30000 + secrets.randbelow(2700)}])
-    await cluster.slice("np", [1, 2])
-    svc = await cluster.client.get(SERVICES, "np", "default")
-    node_port = svc["spec"]["ports"][0]["nodePort"]
-    await cluster.programmed(since)
-    backends = {lab.pod_name(1), lab.pod_name(2)}
-    assert set(await cluster.host_get(lab.gateway, node_port, 20)) == backends
-    assert set(await cluster.netns_get(lab.client, lab.gateway, node_port, 20)) == backends
-    assert set(await cluster.host_get("127.0.0.1", node_port, 10)) <= backends
+    await check_node_port_on_the_hosts_addresses_and_localhost(cluster, 33)
 
 
 async def test_deleting_every_service_leaves_no_element_or_chain_of_theirs(cluster: Cluster):

@@ -3,7 +3,7 @@ chains and sets out; and the rendering of a sync's transaction."""
 
 from __future__ import annotations
 
-from kybernetes.proxy.model import Endpoint, ServicePort
+from kybernetes.proxy.model import Endpoint
 from kybernetes.proxy.nft_rules import (
     FIREWALL_IPS,
     HAIRPIN,
@@ -20,18 +20,9 @@ from kybernetes.proxy.nft_rules import (
     service_chain,
 )
 from kybernetes.proxy.nft_table import Changes, NftTableOptions, base_rules, render, table_name, table_objects
+from tests.proxy.port_fixtures import eps, web
 
 CTX = NftContext(cluster_cidr="10.42.0.0/16")
-
-
-def web(**kw) -> ServicePort:
-    base = dict(namespace="default", name="web", port_name="http", protocol="TCP", cluster_ip="10.43.0.10", port=80)
-    base.update(kw)
-    return ServicePort(**base)
-
-
-def eps(*ips: str, **kw) -> list[Endpoint]:
-    return [Endpoint(ip, 8080, **kw) for ip in ips]
 
 
 def test_cluster_ip_balances_uniformly_with_a_numgen_cascade_and_hairpin_pairs():

@@ -1,51 +1,33 @@
 """The proxier against the real kernel: network namespaces as pods, real HTTP, real iptables.
 
-One test network (netlab.py) for the module; each test runs its own apiserver and proxier with a
-chain prefix of its own, and removes its chains in ``finally`` (then checks iptables-save holds
-none of them). Traffic goes only to the namespaces made here and to the host's own addresses.
+One test network (netlab.py, the ``lab`` fixture of conftest.py) for the module; each test runs its
+own apiserver and proxier (real_cluster.py) with a chain prefix of its own, and removes its chains
+in ``finally`` (then checks iptables-save holds none of them). Traffic goes only to the namespaces made here and to the host's own addresses.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import json
 import secrets
 import subprocess
-import sys
 import time
 
 import pytest
 
 from kybernetes.client.resource import ENDPOINTSLICES, SERVICES
-from kybernetes.proxy import ProxyConfig, ServiceProxy, cleanup
+from kybernetes.proxy import cleanup
 from kybernetes.proxy.iptables import Iptables
 from kybernetes.proxy.names import ChainNames
-from kybernetes.testing import TestApiServer, eventually
-from tests.proxy.netlab import CLIENT, NetLab, is_root
+from kybernetes.testing import eventually
+from tests.proxy.netlab import is_root
+from tests.proxy.real_cluster import (
+    Cluster,
+    check_cluster_ip_balances_from_host_and_pod_with_hairpin,
+    check_node_port_on_the_hosts_addresses_and_localhost,
+    check_session_affinity_pins_one_backend,
+    proxied_cluster,
+)
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="needs root: network namespaces and iptables")
-
-
-@pytest.fixture(scope="module")
-def lab():
-    net = NetLab()
-    net.open()
-    try:
-        yield net
-    finally:
-        net.close()
-
-
-class RangedApiServer(TestApiServer):
-    """The test apiserver, allocating cluster IPs from the lab's service CIDR."""
-
-    def __init__(self, service_cidr: str):
-        super().__init__()
-        self.service_cidr = service_cidr
-
-    def _config(self):
-        return dataclasses.replace(super()._config(), service_cluster_ip_range=self.service_cidr)
 
 
 def our_lines(prefix: str) -> list[str]:
@@ -60,86 +42,17 @@ def our_lines(prefix: str) -> list[str]:
 async def cluster(lab):
     prefix = "KT" + secrets.token_hex(2).upper()
     iptables = Iptables()
-    srv = RangedApiServer(lab.service_cidr)
-    await srv.start()
-    proxy = None
-    try:
-        client = srv.client()
-        config = ProxyConfig(node_name="node-a", cluster_cidr=lab.cluster_cidr, min_sync_period=0.0,
-                             sync_period=5.0, chain_prefix=prefix, masquerade_bit=13,
-                             route_localnet_sysctls=(f"net/ipv4/conf/{lab.bridge}/route_localnet",))
-        proxy = ServiceProxy(client, config, iptables=iptables)
-        proxy.start()
-        yield Cluster(lab, client, proxy, prefix)
-    finally:
-        if proxy is not None:
-            await proxy.stop()
-        await srv.stop()
+
+    async def remove_ours() -> None:
         await cleanup(iptables, prefix)
         assert our_lines(prefix) == [], "cleanup left chains or rules behind"
 
-
-@dataclasses.dataclass
-class Cluster:
-    lab: NetLab
-    client: object
-    proxy: ServiceProxy
-    prefix: str
-
-    async def service(self, name: str, ip_host: int, **spec) -> dict:
-        body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
-                "spec": {"clusterIP": self.lab.service_ip(ip_host), "ports": [{"name": "http", "port": 80,
-                                                                              "targetPort": 8080}], **spec}}
-        return await self.client.create(SERVICES, body, "default")
-
-    async def slice(self, service: str, pods: list[int], *, ready: dict[int, dict] | None = None) -> dict:
-        body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-                "metadata": {"name": f"{service}-abc", "namespace": "default",
-                             "labels": {"kubernetes.io/service-name": service,
-                                        "endpointslice.kubernetes.io/managed-by": "tests"}},
-                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
-                "endpoints": [{"addresses": [self.lab.pod_ip(i)], "nodeName": "node-a",
-                               "conditions": (ready or {}).get(i, {"ready": True})} for i in pods]}
-        return await self.client.create(ENDPOINTSLICES, body, "default")
-
-    async def programmed(self, since: float, timeout: float = 10.0) -> None:
-        """Wait for a sync that started after ``since`` (monotonic) to finish."""
-        done = asyncio.Event()
-
-        def listener(pending, finished):
-            if any(at >= since for at in pending.values()):
-                done.set()
-
-        self.proxy.proxier.listeners.append(listener)
-        try:
-            await asyncio.wait_for(done.wait(), timeout)
-        finally:
-            self.proxy.proxier.listeners.remove(listener)
-
-    async def host_get(self, host: str, port: int, count: int) -> list[str]:
-        out = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", CLIENT, host, str(port), str(count)],
-                                      capture_output=True, text=True, timeout=60)
-        return json.loads(out.stdout)
-
-    async def netns_get(self, netns: str, host: str, port: int, count: int) -> list[str]:
-        return await asyncio.to_thread(self.lab.get_from, netns, host, port, count)
+    async with proxied_cluster(lab, prefix, lambda config: {"iptables": iptables}, remove_ours) as running:
+        yield running
 
 
 async def test_cluster_ip_balances_over_all_endpoints_from_host_and_pod(cluster: Cluster):
-    lab = cluster.lab
-    since = time.monotonic()
-    svc = await cluster.service("web", 10)
-    await cluster.slice("web", [0, 1, 2])
-    await cluster.programmed(since)
-    ip = svc["spec"]["clusterIP"]
-    pods = {lab.pod_name(i) for i in range(3)}
-    from_host = await cluster.host_get(ip, 80, 30)
-    assert set(from_host) == pods, from_host
-    from_pod = await cluster.netns_get(lab.client, ip, 80, 30)
-    assert set(from_pod) == pods, from_pod
-    # hairpin: a pod reaching itself through its service (masqueraded so the reply comes back)
-    from_backend = await cluster.netns_get(lab.pod_name(0), ip, 80, 25)
-    assert set(from_backend) <= pods and lab.pod_name(0) in from_backend, from_backend
+    await check_cluster_ip_balances_from_host_and_pod_with_hairpin(cluster, 10)
 
 
 async def test_endpoint_removal_no_endpoints_reject_and_restore(cluster: Cluster):
@@ -174,31 +87,13 @@ async def test_endpoint_removal_no_endpoints_reject_and_restore(cluster: Cluster
 
 
 async def test_session_affinity_pins_one_backend(cluster: Cluster):
-    since = time.monotonic()
-    svc = await cluster.service("sticky", 12, sessionAffinity="ClientIP",
-                                sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}})
-    await cluster.slice("sticky", [0, 1, 2])
-    await cluster.programmed(since)
-    answers = await cluster.netns_get(cluster.lab.client, svc["spec"]["clusterIP"], 80, 15)
-    assert len(set(answers)) == 1 and answers[0].startswith(f"kp-{cluster.lab.suffix}-pod"), answers
+    await check_session_affinity_pins_one_backend(cluster, 12)
 
 
 async def test_node_port_on_the_hosts_addresses_and_localhost(cluster: Cluster):
-    lab = cluster.lab
-    since = time.monotonic()
-    node_port = 30000 + secrets.randbelow(2700)
-    await cluster.service("np", 13, type="NodePort",
-                          ports=[{"name": "http", "port": 80, "targetPort": 8080, "nodePort": node_port}])
-    await cluster.slice("np", [1, 2])
-    svc = await cluster.client.get(SERVICES, "np", "default")
-    node_port = svc["spec"]["ports"][0]["nodePort"]
-    await cluster.programmed(since)
-    backends = {lab.pod_name(1), lab.pod_name(2)}
-    # the bridge address is one of this host's addresses: dst-type LOCAL
-    assert set(await cluster.host_get(lab.gateway, node_port, 20)) == backends
-    assert set(await cluster.netns_get(lab.client, lab.gateway, node_port, 20)) == backends
-    assert set(await cluster.host_get("127.0.0.1", node_port, 10)) <= backends
+    svc = await check_node_port_on_the_hosts_addresses_and_localhost(cluster, 13)
     # the cluster IP still works as well
+    backends = {cluster.lab.pod_name(1), cluster.lab.pod_name(2)}
     assert set(await cluster.host_get(svc["spec"]["clusterIP"], 80, 10)) <= backends
 
 

@@ -5,19 +5,10 @@ from __future__ import annotations
 from kybernetes.proxy.model import Endpoint, ServicePort
 from kybernetes.proxy.names import ChainNames
 from kybernetes.proxy.rules_service import RuleContext, port_rules, probability
+from tests.proxy.port_fixtures import eps, web
 
 N = ChainNames("KUBE")
 CTX = RuleContext(N, cluster_cidr="10.42.0.0/16")
-
-
-def web(**kw) -> ServicePort:
-    base = dict(namespace="default", name="web", port_name="http", protocol="TCP", cluster_ip="10.43.0.10", port=80)
-    base.update(kw)
-    return ServicePort(**base)
-
-
-def eps(*ips: str, **kw) -> list[Endpoint]:
-    return [Endpoint(ip, 8080, **kw) for ip in ips]
 
 
 def chains_of(port: ServicePort, *ips: str) -> tuple[str, str, list[str]]:

@@ -13,11 +13,12 @@ full syncs in several batches (see proxier.py) and keeps the usual, small syncs 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+
+from kybernetes.proxy.tool_run import run_tool
 
 RESTORE_FAILED_LINE = re.compile(r"line (\d+) failed")
 
@@ -70,20 +71,7 @@ class Iptables:
         self.restores = 0  # batches run, for tests and benchmarks
 
     async def _run(self, argv: list[str], stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        except OSError as e:
-            raise IptablesError(f"cannot run {argv[0]}: {e}") from None
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), self.timeout)
-        except BaseException:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            raise
-        return proc.returncode or 0, out, err
+        return await run_tool(argv, stdin, self.timeout, IptablesError)
 
     async def restore(self, lines: list[str]) -> None:
         """One ``iptables-restore --noflush`` transaction (all of it or none of it)."""

@@ -1,7 +1,7 @@
 """The nftables proxier (``kyb proxy --proxy-mode nftables``): the iptables proxier's job, in one
 table of its own driven by ``nft -f -`` transactions.
 
-    informer handlers ──► _services / _slices + pending keys ──► SyncRunner.request()  (as proxier.py)
+    informer handlers, pending keys, retries, health: proxier_base.py (shared with proxier.py)
     sync():
         re-derive NftService values for the pending services (pure: nft_rules.py)
         partial sync: the changed services' map elements deleted/added, their chains flushed and
@@ -26,14 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from kybernetes.proxy.conntrack import Conntrack
 from kybernetes.proxy.gc_pause import gc_paused
-from kybernetes.proxy.health_server import HealthCheck, health_checks
-from kybernetes.proxy.model import ServicePort, endpoints_from_slices, service_ports, slice_service_key
+from kybernetes.proxy.model import endpoints_from_slices, service_ports
 from kybernetes.proxy.nft_rules import (
     FIREWALL_IPS,
     ElementKey,
@@ -45,28 +42,22 @@ from kybernetes.proxy.nft_rules import (
 )
 from kybernetes.proxy.nft_table import FAMILY, Changes, NftTableOptions, render, table_name, table_objects
 from kybernetes.proxy.nft_tool import Nft, NftError
-from kybernetes.proxy.proxier import ProxyConfig
-from kybernetes.util.clock import REAL_CLOCK, Clock
+from kybernetes.proxy.proxier_base import ProxierBase, ProxyConfig, UdpTargets
+from kybernetes.util.clock import Clock
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 
-class NftProxier:
+class NftProxier(ProxierBase):
+    sync_errors = (NftError,)
+
     def __init__(self, config: ProxyConfig, *, nft: Nft | None = None, clock: Clock | None = None,
                  conntrack: Conntrack | None = None, proc_sys: Path = Path("/proc/sys"), table: str | None = None):
-        self.config = config
+        super().__init__(config, clock=clock, conntrack=conntrack, proc_sys=proc_sys)
         self.nft = nft or Nft()
-        self.clock = clock or REAL_CLOCK
-        self.conntrack = conntrack or Conntrack()
-        self.proc_sys = proc_sys
         self.table = table or table_name(config.chain_prefix)
         self.opts = NftTableOptions(self.table, 1 << config.masquerade_bit, config.localhost_nodeports)
         self.ctx = NftContext(config.cluster_cidr, config.masquerade_all, config.node_ip)
-        self._services: dict[str, Obj] = {}
-        self._slices: dict[str, dict[str, Obj]] = {}
-        self._pending: dict[str, float] = {}
-        self._ports: dict[str, list[ServicePort]] = {}
         self._objects: dict[str, NftService] = {}  # what each service wants
         self._wanted: dict[ElementKey, set[str]] = {}  # map element -> services wanting it
         self._programmed: dict[str, NftService] = {}  # what the kernel holds per service
@@ -74,74 +65,8 @@ class NftProxier:
         self._set_timeouts: dict[str, int] = {}  # affinity sets in the kernel
         self._stale_chains: set[str] = set()  # flushed, to delete (see the module docstring)
         self._stale_sets: set[str] = set()
-        self._need_full = True
         self._recreate = False  # a full sync failed: the next one starts from an empty table
-        self._last_full = float("-inf")
-        self.services_synced = False
-        self.slices_synced = False
-        self.listeners: list[Callable[[dict[str, float], float], None]] = []
-        self.syncs = 0
-        self.full_syncs = 0
-        self.failures = 0
-        self.healthy = True  # the last sync worked (the health server reports it)
         self.last_transaction_lines = 0
-        self.request: Callable[[], None] = lambda: None
-        self.retry_after: Callable[[float], None] = lambda seconds: None
-
-    # -- informer handlers -----------------------------------------------------------------------
-
-    def _changed(self, key: str) -> None:
-        self._pending.setdefault(key, self.clock.now())
-        self.request()
-
-    def on_service(self, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        key = f"{meta.get('namespace')}/{meta.get('name')}"
-        self._services[key] = obj
-        self._changed(key)
-
-    def on_service_delete(self, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        key = f"{meta.get('namespace')}/{meta.get('name')}"
-        self._services.pop(key, None)
-        self._changed(key)
-
-    def on_slice(self, obj: Obj) -> None:
-        key = slice_service_key(obj)
-        if key is not None:
-            self._slices.setdefault(key, {})[(obj.get("metadata") or {}).get("name", "")] = obj
-            self._changed(key)
-
-    def on_slice_delete(self, obj: Obj) -> None:
-        key = slice_service_key(obj)
-        if key is not None:
-            by_name = self._slices.get(key, {})
-            by_name.pop((obj.get("metadata") or {}).get("name", ""), None)
-            if not by_name:
-                self._slices.pop(key, None)
-            self._changed(key)
-
-    def health_checks(self) -> dict[str, HealthCheck]:
-        """The Services with a healthCheckNodePort and this node's ready endpoints of each."""
-        return health_checks(self._ports, self._slices, self.config.node_name)
-
-    def force_full_sync(self) -> None:
-        self._need_full = True
-        self.request()
-
-    def prepare_host(self) -> None:
-        """route_localnet for localhost node ports (as the iptables mode)."""
-        if self.config.localhost_nodeports:
-            for name in self.config.route_localnet_sysctls:
-                try:
-                    (self.proc_sys / name).write_text("1\n")
-                except OSError as e:
-                    log.warning("cannot set %s=1 (localhost node ports will not work): %s", name, e)
-        try:
-            if (self.proc_sys / "net/bridge/bridge-nf-call-iptables").read_text().strip() != "1":
-                log.warning("bridge-nf-call-iptables is off: pods on a bridge may not reach services")
-        except OSError:
-            log.warning("br_netfilter is not loaded: pods on a bridge may not reach services")
 
     # -- deriving ----------------------------------------------------------------------------------
 
@@ -173,21 +98,14 @@ class NftProxier:
 
     # -- the sync ----------------------------------------------------------------------------------
 
-    async def sync(self) -> None:
-        """One sync; nft failures are logged, retried after sync_period, and make it a full one."""
-        if not (self.services_synced and self.slices_synced):
-            return
-        now = self.clock.now()
-        if (not self._pending and not self._need_full
-                and not await self.nft.has_object("map", FAMILY, self.table, FIREWALL_IPS)):
-            # (a small map of ours: cheap to list, and gone when someone deleted the table)
-            log.warning("table %s %s is gone: resyncing everything", FAMILY, self.table)
-            self._need_full = True
-        if now - self._last_full >= self.config.full_sync_period:
-            self._need_full = True
-        full = self._need_full
-        pending, self._pending = self._pending, {}
-        old_udp = {k: self._udp_targets(k) for k in pending}
+    async def _tables_missing(self) -> bool:
+        # (a small map of ours: cheap to list, and gone when someone deleted the table)
+        if await self.nft.has_object("map", FAMILY, self.table, FIREWALL_IPS):
+            return False
+        log.warning("table %s %s is gone: resyncing everything", FAMILY, self.table)
+        return True
+
+    def _derive_for_sync(self, full: bool, pending: set[str]) -> bool:
         # A service's objects follow from its Service and slices alone: a full sync re-derives only
         # the changed ones, plus any the caches and the derived state disagree on.
         derive = set(pending)
@@ -196,32 +114,19 @@ class NftProxier:
         with gc_paused():
             for key in derive:
                 self._derive(key)
-        try:
-            changes = await self._full_changes() if full else self._partial_changes(set(pending))
-            if not changes.empty:
-                await self._apply(changes)
-        except (NftError, OSError) as e:
-            log.error("sync of the service rules failed; a full sync follows in %.0f s: %s",
-                      self.config.sync_period, e)
-            self._recreate = full  # whatever in the table made it fail goes with it
-            self._need_full = True
-            for key, at in pending.items():
-                self._pending.setdefault(key, at)
-            self.failures += 1
-            self.healthy = False
-            self.retry_after(self.config.sync_period)
-            return
-        self._record(changes, None if full else set(pending))
-        self.syncs += 1
-        self.healthy = True
-        done = self.clock.now()
-        if full:
-            self.full_syncs += 1
-            self._need_full = self._recreate = False
-            self._last_full = now
-        await self._clear_udp(old_udp)
-        for listener in list(self.listeners):
-            listener(pending, done)
+        return full
+
+    async def _write(self, full: bool, changed: set[str]) -> None:
+        changes = await self._full_changes() if full else self._partial_changes(changed)
+        if not changes.empty:
+            await self._apply(changes)
+        self._record(changes, None if full else changed)
+
+    def _sync_failed(self, full: bool) -> None:
+        self._recreate = full  # whatever in the table made it fail goes with it
+
+    def _full_sync_done(self) -> None:
+        self._recreate = False
 
     def _partial_changes(self, changed: set[str]) -> Changes:
         old_chains: set[str] = set()
@@ -335,21 +240,6 @@ class NftProxier:
 
     # -- UDP conntrack -----------------------------------------------------------------------------
 
-    def _udp_targets(self, key: str) -> dict[tuple[str, int], frozenset[str]]:
+    def _udp_targets(self, key: str) -> UdpTargets:
         obj = self._objects.get(key)
         return dict(obj.udp_targets) if obj is not None else {}
-
-    async def _clear_udp(self, before: dict[str, dict[tuple[str, int], frozenset[str]]]) -> None:
-        if not self.conntrack.available:
-            return
-        for key, old in before.items():
-            new = self._udp_targets(key)
-            for (ip, node_port), old_ips in old.items():
-                for gone in old_ips - new.get((ip, node_port), frozenset()):
-                    await self.conntrack.clear_endpoint(ip, gone)
-            for (ip, node_port), ips in new.items():
-                if ips and not old.get((ip, node_port)):
-                    # Flows sent while the service had no endpoint would stick to "no DNAT".
-                    await self.conntrack.clear_service(ip)
-                    if node_port:
-                        await self.conntrack.clear_node_port(node_port)

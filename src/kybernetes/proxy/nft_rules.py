@@ -41,12 +41,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass, field
 
 from kybernetes.proxy.model import Endpoint, ServicePort
-from kybernetes.proxy.topology import categorize
+from kybernetes.proxy.topology import cidr_contains, each_port, route
 
 SERVICE_IPS = "service-ips"
 SERVICE_NODEPORTS = "service-nodeports"
@@ -127,8 +126,8 @@ def service_objects(ports: list[ServicePort], endpoints: dict[tuple[str, str], l
                     ctx: NftContext) -> NftService:
     """Everything one Service (all its ports) puts in the table."""
     out = NftService()
-    for port in ports:
-        out.extend(port_objects(port, endpoints.get((port.port_name, port.protocol), []), ctx))
+    for port, serving in each_port(ports, endpoints):
+        out.extend(port_objects(port, serving, ctx))
     return out
 
 
@@ -137,20 +136,14 @@ def port_objects(port: ServicePort, endpoints: list[Endpoint], ctx: NftContext) 
     proto = port.proto
     named = f"{_hash8(base := port_base(port))}-{base}"  # service_chain's names, hashed once
     svc, svl, ext, fw = f"service-{named}", f"local-{named}", f"external-{named}", f"firewall-{named}"
-    cat = categorize(endpoints, port)
+    routing = route(endpoints, port)
+    cat = routing.cat
     out.endpoint_count = len(cat.reachable)
-    if port.protocol == "UDP":
-        out.udp_targets[(port.cluster_ip, port.node_port)] = frozenset(e.ip for e in cat.reachable)
-
-    has_endpoints = cat.has_endpoints
-    internal_chain, has_internal = svc, has_endpoints
-    if port.internal_policy_local:
-        internal_chain, has_internal = svl, bool(cat.local)
-    external_policy_chain, has_external = svc, has_endpoints
-    if port.external_policy_local:
-        external_policy_chain, has_external = svl, bool(cat.local)
-    uses_ext_chain = has_endpoints and port.externally_accessible
-    uses_fw_chain = has_endpoints and bool(port.load_balancer_ips) and bool(port.load_balancer_source_ranges)
+    out.udp_targets.update(routing.udp_targets)
+    has_endpoints, has_internal, has_external = cat.has_endpoints, routing.has_internal, routing.has_external
+    internal_chain = routing.internal_chain(svc, svl)
+    external_policy_chain = routing.external_chain(svc, svl)
+    uses_ext_chain, uses_fw_chain = routing.uses_ext_chain, routing.uses_fw_chain
     # No endpoint anywhere: refuse the connection; endpoints, but none here for Local: drop.
     refuse = f"goto {REJECT_CHAIN}" if not has_endpoints else "drop"
     elements = out.elements
@@ -203,13 +196,13 @@ def port_objects(port: ServicePort, endpoints: list[Endpoint], ctx: NftContext) 
             rules.append(f"goto {external_policy_chain}")
     if uses_fw_chain:
         sources = list(port.load_balancer_source_ranges)
-        if any(_contains(cidr, ctx.node_ip) for cidr in sources):
+        if any(cidr_contains(cidr, ctx.node_ip) for cidr in sources):
             sources += port.load_balancer_ips  # the node reaching its own LB address loops back from it
         # One rule per range: an inline set would be an anonymous set (see the docstring).
         chains[fw] = [*(f"ip saddr {source} return" for source in sources), "drop"]
-    if bool(cat.cluster) and port.uses_cluster_endpoints:
+    if routing.uses_cluster_chain:
         _balance(chains.setdefault(svc, []), out, port, cat.cluster)
-    if bool(cat.local) and port.uses_local_endpoints:
+    if routing.uses_local_chain:
         _balance(chains.setdefault(svl, []), out, port, cat.local)
     for ep in cat.reachable:
         element(HAIRPIN, f"{ep.ip} . {ep.ip}", "")
@@ -236,11 +229,3 @@ def _balance(rules: list[str], out: NftService, port: ServicePort, endpoints: li
         else:
             rules.append(f"{dnat}{chance}dnat to {ep.ip}:{ep.port}")
 
-
-def _contains(cidr: str, ip: str) -> bool:
-    if not ip:
-        return False
-    try:
-        return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(cidr, strict=False)
-    except ValueError:
-        return False

@@ -7,9 +7,10 @@ error carries the lines around it.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
+
+from kybernetes.proxy.tool_run import run_tool
 
 FAILED_LINE = re.compile(r"^[^:\n]*:(\d+):\d+(?:-\d+)?: Error", re.MULTILINE)
 
@@ -31,20 +32,8 @@ class Nft:
     async def _run(self, args: list[str], stdin: bytes | None = None) -> tuple[int, str, str]:
         if self.binary is None:
             raise NftError("nft is not installed (Debian package: nftables)")
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                self.binary, *args, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        except OSError as e:
-            raise NftError(f"cannot run {self.binary}: {e}") from None
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), self.timeout)
-        except BaseException:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            raise
-        return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+        code, out, err = await run_tool([self.binary, *args], stdin, self.timeout, NftError)
+        return code, out.decode(errors="replace"), err.decode(errors="replace")
 
     async def apply(self, lines: list[str]) -> None:
         """One ``nft -f -`` transaction."""

@@ -19,136 +19,35 @@ chains deleted - because iptables-nft's restore time grows with rules x chains i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kybernetes.proxy import rules_table
 from kybernetes.proxy.conntrack import Conntrack
 from kybernetes.proxy.gc_pause import gc_paused
-from kybernetes.proxy.health_server import HealthCheck, health_checks
 from kybernetes.proxy.iptables import Iptables, IptablesError
-from kybernetes.proxy.model import ServicePort, endpoints_from_slices, service_ports, slice_service_key
+from kybernetes.proxy.model import endpoints_from_slices, service_ports
 from kybernetes.proxy.names import ChainNames
+from kybernetes.proxy.proxier_base import ProxierBase, ProxyConfig, UdpTargets
 from kybernetes.proxy.rules_service import RuleContext, ServiceRules, service_rules
 from kybernetes.proxy.rules_table import TableOptions, jumps
-from kybernetes.util.clock import REAL_CLOCK, Clock
+from kybernetes.util.clock import Clock
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
+
+__all__ = ["Proxier", "ProxyConfig"]  # ProxyConfig lives in proxier_base; imported from here too
 
 
-@dataclass(frozen=True)
-class ProxyConfig:
-    node_name: str = ""
-    cluster_cidr: str = ""
-    masquerade_all: bool = False
-    masquerade_bit: int = 14
-    min_sync_period: float = 1.0
-    sync_period: float = 30.0
-    full_sync_period: float = 3600.0
-    chain_prefix: str = "KUBE"
-    localhost_nodeports: bool = True
-    # Where to write route_localnet=1 for localhost node ports (tests pass their own bridge's).
-    route_localnet_sysctls: tuple[str, ...] = ("net/ipv4/conf/all/route_localnet",)
-    node_ip: str = ""
-    chunk_chains: int = 800
-    large_cluster_endpoints: int = 1000  # above this many endpoints, per-endpoint comments are dropped
+class Proxier(ProxierBase):
+    sync_errors = (IptablesError,)
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.masquerade_bit <= 31:
-            raise ValueError("masquerade bit must be within 0..31")
-        if self.min_sync_period < 0 or self.sync_period <= 0:
-            raise ValueError("min sync period must be >= 0 and sync period > 0")
-        ChainNames(self.chain_prefix)  # validates the prefix
-
-
-class Proxier:
     def __init__(self, iptables: Iptables, config: ProxyConfig, *, clock: Clock | None = None,
                  conntrack: Conntrack | None = None, proc_sys: Path = Path("/proc/sys")):
+        super().__init__(config, clock=clock, conntrack=conntrack, proc_sys=proc_sys)
         self.iptables = iptables
-        self.config = config
-        self.clock = clock or REAL_CLOCK
-        self.conntrack = conntrack or Conntrack()
-        self.proc_sys = proc_sys
         self.names = ChainNames(config.chain_prefix)
-        self._services: dict[str, Obj] = {}
-        self._slices: dict[str, dict[str, Obj]] = {}
-        self._pending: dict[str, float] = {}  # service key -> when it first changed since the last sync
         self._rules: dict[str, ServiceRules] = {}
-        self._ports: dict[str, list[ServicePort]] = {}
         self._programmed: dict[str, list[str]] = {}  # service key -> its chains in the kernel
-        self._need_full = True
         self._large = False
-        self._last_full = float("-inf")
-        self.services_synced = False
-        self.slices_synced = False
-        self.listeners: list[Callable[[dict[str, float], float], None]] = []
-        self.syncs = 0
-        self.full_syncs = 0
-        self.failures = 0
-        self.healthy = True  # the last sync of the rules worked (the health server reports it)
-        # Set by whoever runs the sync loop (run.py wires them to a SyncRunner).
-        self.request: Callable[[], None] = lambda: None
-        self.retry_after: Callable[[float], None] = lambda seconds: None
-
-    # -- informer handlers (quick: store the object, remember the key, ask for a sync) -----------
-
-    def _changed(self, key: str) -> None:
-        self._pending.setdefault(key, self.clock.now())
-        self.request()
-
-    def on_service(self, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        key = f"{meta.get('namespace')}/{meta.get('name')}"
-        self._services[key] = obj
-        self._changed(key)
-
-    def on_service_delete(self, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        key = f"{meta.get('namespace')}/{meta.get('name')}"
-        self._services.pop(key, None)
-        self._changed(key)
-
-    def on_slice(self, obj: Obj) -> None:
-        key = slice_service_key(obj)
-        if key is not None:
-            self._slices.setdefault(key, {})[(obj.get("metadata") or {}).get("name", "")] = obj
-            self._changed(key)
-
-    def on_slice_delete(self, obj: Obj) -> None:
-        key = slice_service_key(obj)
-        if key is not None:
-            by_name = self._slices.get(key, {})
-            by_name.pop((obj.get("metadata") or {}).get("name", ""), None)
-            if not by_name:
-                self._slices.pop(key, None)
-            self._changed(key)
-
-    def health_checks(self) -> dict[str, HealthCheck]:
-        """The Services with a healthCheckNodePort and this node's ready endpoints of each."""
-        return health_checks(self._ports, self._slices, self.config.node_name)
-
-    def force_full_sync(self) -> None:
-        self._need_full = True
-        self.request()
-
-    # -- host setup ----------------------------------------------------------------------------
-
-    def prepare_host(self) -> None:
-        """route_localnet for localhost node ports; a warning when bridged traffic skips iptables."""
-        if self.config.localhost_nodeports:
-            for name in self.config.route_localnet_sysctls:
-                try:
-                    (self.proc_sys / name).write_text("1\n")
-                except OSError as e:
-                    log.warning("cannot set %s=1 (localhost node ports will not work): %s", name, e)
-        try:
-            if (self.proc_sys / "net/bridge/bridge-nf-call-iptables").read_text().strip() != "1":
-                log.warning("bridge-nf-call-iptables is off: pods on a bridge may not reach services")
-        except OSError:
-            log.warning("br_netfilter is not loaded: pods on a bridge may not reach services")
 
     # -- the sync ------------------------------------------------------------------------------
 
@@ -171,55 +70,30 @@ class Proxier:
         self._ports[key] = ports
         self._rules[key] = service_rules(ports, endpoints, ctx)
 
-    async def sync(self) -> None:
-        """One sync; iptables failures are logged, retried after sync_period, and make it a full one."""
-        if not (self.services_synced and self.slices_synced):
-            return
-        now = self.clock.now()
-        if not self._pending and not self._need_full:
-            # A periodic run: make sure nobody flushed our tables behind our back.
-            if await self.iptables.list_chain("nat", self.names.canary) is None:
-                log.warning("canary chain %s is gone: the tables were flushed; resyncing everything",
-                            self.names.canary)
-                self._need_full = True
-        if now - self._last_full >= self.config.full_sync_period:
-            self._need_full = True
-        full = self._need_full
-        pending, self._pending = self._pending, {}
-        old_udp = {k: self._udp_targets(k) for k in pending}
+    async def _tables_missing(self) -> bool:
+        # A periodic run: make sure nobody flushed our tables behind our back.
+        if await self.iptables.list_chain("nat", self.names.canary) is None:
+            log.warning("canary chain %s is gone: the tables were flushed; resyncing everything",
+                        self.names.canary)
+            return True
+        return False
+
+    def _derive_for_sync(self, full: bool, pending: set[str]) -> bool:
         large = self._slice_endpoints() > self.config.large_cluster_endpoints
         if large != self._large:
             self._large, full = large, True
         ctx = self._context()
-        keys = set(self._services) | set(self._rules) if full else set(pending)
+        keys = set(self._services) | set(self._rules) if full else pending
         with gc_paused():
             for key in keys:
                 self._derive(key, ctx)
-        try:
-            if full:
-                await self._full_sync()
-            else:
-                await self._partial_sync(set(pending))
-        except (IptablesError, OSError) as e:
-            log.error("sync of the service rules failed; a full sync follows in %.0f s: %s",
-                      self.config.sync_period, e)
-            self._need_full = True
-            for key, at in pending.items():
-                self._pending.setdefault(key, at)
-            self.failures += 1
-            self.healthy = False
-            self.retry_after(self.config.sync_period)
-            return
-        self.syncs += 1
-        self.healthy = True
-        done = self.clock.now()
+        return full
+
+    async def _write(self, full: bool, changed: set[str]) -> None:
         if full:
-            self.full_syncs += 1
-            self._need_full = False
-            self._last_full = now
-        await self._clear_udp(old_udp)
-        for listener in list(self.listeners):
-            listener(pending, done)
+            await self._full_sync()
+        else:
+            await self._partial_sync(changed)
 
     def _slice_endpoints(self) -> int:
         return sum(len(s.get("endpoints") or []) for by_name in self._slices.values() for s in by_name.values())
@@ -292,21 +166,6 @@ class Proxier:
 
     # -- UDP conntrack ---------------------------------------------------------------------------
 
-    def _udp_targets(self, key: str) -> dict[tuple[str, int], frozenset[str]]:
+    def _udp_targets(self, key: str) -> UdpTargets:
         rules = self._rules.get(key)
         return dict(rules.udp_targets) if rules is not None else {}
-
-    async def _clear_udp(self, before: dict[str, dict[tuple[str, int], frozenset[str]]]) -> None:
-        if not self.conntrack.available:
-            return
-        for key, old in before.items():
-            new = self._udp_targets(key)
-            for (ip, node_port), old_ips in old.items():
-                for gone in old_ips - new.get((ip, node_port), frozenset()):
-                    await self.conntrack.clear_endpoint(ip, gone)
-            for (ip, node_port), ips in new.items():
-                if ips and not old.get((ip, node_port)):
-                    # Flows sent while the service had no endpoint would stick to "no DNAT".
-                    await self.conntrack.clear_service(ip)
-                    if node_port:
-                        await self.conntrack.clear_node_port(node_port)

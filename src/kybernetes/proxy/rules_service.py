@@ -20,12 +20,11 @@ Every function here is pure: given a port, its endpoints and the context, the sa
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from kybernetes.proxy.model import Endpoint, ServicePort
 from kybernetes.proxy.names import ChainNames
-from kybernetes.proxy.topology import categorize
+from kybernetes.proxy.topology import cidr_contains, each_port, route
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,8 @@ def service_rules(ports: list[ServicePort], endpoints: dict[tuple[str, str], lis
                   ctx: RuleContext) -> ServiceRules:
     """All rules of one Service (every port)."""
     rules = ServiceRules()
-    for port in ports:
-        rules.extend(port_rules(port, endpoints.get((port.port_name, port.protocol), []), ctx))
+    for port, serving in each_port(ports, endpoints):
+        rules.extend(port_rules(port, serving, ctx))
     return rules
 
 
@@ -90,25 +89,15 @@ def port_rules(port: ServicePort, endpoints: list[Endpoint], ctx: RuleContext) -
     port_hash = n.service_hash(name, proto)
     svc_chain, svl_chain = n.svc(port_hash), n.svl(port_hash)
     ext_chain, fw_chain = n.ext(port_hash), n.fw(port_hash)
-    cat = categorize(endpoints, port)
+    routing = route(endpoints, port)
+    cat = routing.cat
     out.endpoint_count = len(cat.reachable)
-    if port.protocol == "UDP":
-        out.udp_targets[(port.cluster_ip, port.node_port)] = frozenset(e.ip for e in cat.reachable)
-
-    uses_cluster_chain = bool(cat.cluster) and port.uses_cluster_endpoints
-    uses_local_chain = bool(cat.local) and port.uses_local_endpoints
-    has_endpoints = cat.has_endpoints
-    internal_chain, has_internal = svc_chain, has_endpoints
-    if port.internal_policy_local:
-        internal_chain, has_internal = svl_chain, bool(cat.local)
-    external_policy_chain, has_external = svc_chain, has_endpoints
-    if port.external_policy_local:
-        external_policy_chain, has_external = svl_chain, bool(cat.local)
-    uses_ext_chain = has_endpoints and port.externally_accessible
-    lb_chain = ext_chain
-    uses_fw_chain = has_endpoints and bool(port.load_balancer_ips) and bool(port.load_balancer_source_ranges)
-    if uses_fw_chain:
-        lb_chain = fw_chain
+    out.udp_targets.update(routing.udp_targets)
+    has_endpoints, has_internal, has_external = cat.has_endpoints, routing.has_internal, routing.has_external
+    internal_chain = routing.internal_chain(svc_chain, svl_chain)
+    external_policy_chain = routing.external_chain(svc_chain, svl_chain)
+    uses_ext_chain, uses_fw_chain = routing.uses_ext_chain, routing.uses_fw_chain
+    lb_chain = fw_chain if uses_fw_chain else ext_chain
 
     if not has_endpoints:
         internal_target = external_target = "REJECT"
@@ -191,17 +180,17 @@ def port_rules(port: ServicePort, endpoints: list[Endpoint], ctx: RuleContext) -
         allow_from_node = False
         for source in port.load_balancer_source_ranges:
             rules.append(f"{head} -s {source} -j {ext_chain}")
-            allow_from_node = allow_from_node or _contains(source, ctx.node_ip)
+            allow_from_node = allow_from_node or cidr_contains(source, ctx.node_ip)
         if allow_from_node:
             # A node reaching its own LB address may loop back with the LB IP as source.
             for ip in port.load_balancer_ips:
                 rules.append(f"{head} -s {ip} -j {ext_chain}")
         rules.append(f'-A {fw_chain} -m comment --comment "other traffic to {name} will be dropped by '
                      f'{n.proxy_firewall}"')
-    if uses_cluster_chain:
+    if routing.uses_cluster_chain:
         out.chains.append(svc_chain)
         _balance(rules, port, svc_chain, cat.cluster, ctx)
-    if uses_local_chain:
+    if routing.uses_local_chain:
         out.chains.append(svl_chain)
         _balance(rules, port, svl_chain, cat.local, ctx)
     for ep in cat.reachable:
@@ -233,11 +222,3 @@ def _balance(rules: list[str], port: ServicePort, chain: str, endpoints: list[En
         chance = f"-m statistic --mode random --probability {probability(count - i)} " if i < count - 1 else ""
         rules.append(f"-A {chain} {comment}{chance}-j {sep}")
 
-
-def _contains(cidr: str, ip: str) -> bool:
-    if not ip:
-        return False
-    try:
-        return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(cidr, strict=False)
-    except ValueError:
-        return False

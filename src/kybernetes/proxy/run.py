@@ -22,6 +22,7 @@ from kybernetes.proxy.health_server import ServiceHealthServer
 from kybernetes.proxy.iptables import Iptables
 from kybernetes.proxy.model import HEADLESS_LABEL, PROXY_NAME_LABEL
 from kybernetes.proxy.proxier import Proxier, ProxyConfig
+from kybernetes.proxy.proxier_base import ProxierBase
 from kybernetes.proxy.sync_runner import SyncRunner
 from kybernetes.util.clock import REAL_CLOCK, Clock
 
@@ -32,11 +33,11 @@ SYNC_TIMEOUT = 60.0
 
 class ServiceProxy:
     def __init__(self, client: ApiClient, config: ProxyConfig, *, iptables: Iptables | None = None,
-                 clock: Clock | None = None, proxier: Proxier | None = None):
+                 clock: Clock | None = None, proxier: ProxierBase | None = None):
         self.client = client
         self.config = config
         self.clock = clock or REAL_CLOCK
-        self.proxier = proxier or Proxier(iptables or Iptables(), config, clock=self.clock)
+        self.proxier: ProxierBase = proxier or Proxier(iptables or Iptables(), config, clock=self.clock)
         # healthCheckNodePorts listen on the node's address (every address when it is not known).
         self.health = ServiceHealthServer(config.node_ip, healthy=lambda: self.proxier.healthy)
         self.runner = SyncRunner(self._sync, min_interval=config.min_sync_period,
