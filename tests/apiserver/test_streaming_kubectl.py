@@ -10,6 +10,7 @@ import select
 import pytest
 
 from tests.apiserver.streaming_cluster import KUBECTL, streaming_cluster
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -182,9 +183,3 @@ async def test_top_pod_and_node(cluster):
     assert row[0] == cluster.node and row[1] == "250m" and row[3] == "64Mi"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

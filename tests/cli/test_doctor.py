@@ -10,12 +10,7 @@ from click.testing import CliRunner
 
 from kybernetes.cli import doctor
 from kybernetes.cli.main import cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.ports import free_port
 
 
 def test_cni_plugins_missing_says_which_and_the_package(tmp_path):

@@ -19,12 +19,13 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.ports import port_is_free
 
 from .real_node_support import real_cluster, requirements_missing
 
@@ -52,15 +53,6 @@ def test_the_tour_has_the_blocks_this_test_checks():
                    "kubectl logs", "kubectl exec", "kubectl set image", "kubectl rollout undo",
                    "CustomResourceDefinition", "kubectl get greetings"):
         assert needle in whole
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def run_tour(blocks: list[str], home: Path, timeout: float = 300.0) -> list[str]:
@@ -94,7 +86,7 @@ def run_tour(blocks: list[str], home: Path, timeout: float = 300.0) -> list[str]
 
 def test_the_readme_tour_runs_as_written(tmp_path):
     blocks = tour_blocks(README.read_text())
-    assert _port_free(FORWARD_PORT), f"127.0.0.1:{FORWARD_PORT} is taken: the README's port-forward needs it"
+    assert port_is_free(FORWARD_PORT), f"127.0.0.1:{FORWARD_PORT} is taken: the README's port-forward needs it"
     home = tmp_path / "home"
     home.mkdir()
     with real_cluster(tmp_path, tags=("1.36", "1.37"), home=home) as rc:

@@ -17,7 +17,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from kybernetes.kubelet.network import CniError, PodNetwork
 from kybernetes.kubelet.network.iptables import SHARED_CHAINS, IptablesSweeper, masquerade_chain
 from kybernetes.kubelet.network.links import link_exists, ports_of_bridge, remove_bridge
 from kybernetes.kubelet.runtime.protocol import PortMapping
+from tests.support.ports import free_port
 
 CNI_BIN = "/usr/lib/cni"
 
@@ -57,12 +57,6 @@ def free_pod_cidr() -> str:
         if not any(candidate.overlaps(u) for u in used):
             return str(candidate)
     raise RuntimeError("no free 10.244.x.0/24 on this host")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def iptables_lines_of(network: str) -> list[str]:

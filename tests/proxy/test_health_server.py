@@ -21,14 +21,9 @@ from kybernetes.proxy.model import service_ports
 from kybernetes.proxy.proxier import Proxier
 from kybernetes.testing import TestApiServer, eventually
 from tests.proxy.test_proxier_sync import RecordingIptables
+from tests.support.ports import free_port
 
 NODE = "node-a"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lb_service(name: str, hc_port: int, *, policy: str = "Local", svc_type: str = "LoadBalancer") -> dict:

@@ -18,20 +18,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
 
+from tests.support.ports import free_port
+
 ETCD_BINARY = os.environ.get("KYB_ETCD_BINARY", shutil.which("etcd") or "/usr/bin/etcd")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

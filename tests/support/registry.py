@@ -25,7 +25,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -36,15 +35,11 @@ import urllib.request
 import uuid
 import warnings
 
+from tests.support.ports import free_port
+
 REGISTRY_BINARY = os.environ.get("KYB_REGISTRY_BINARY", shutil.which("docker-registry") or "/usr/bin/docker-registry")
 SERVICE = "kyb-test-registry"
 ISSUER = "kyb-test-token-issuer"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _bcrypt(password: str) -> str:
