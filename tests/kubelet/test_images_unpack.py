@@ -154,3 +154,30 @@ def test_whiteout_device_is_a_char_device_0_0(tmp_path):
     unpack_layer(io.BytesIO(files_layer(whiteouts=("a/b",)).tar), str(dest))
     st = os.lstat(dest / "a/b")
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+@needs_root
+def test_container_starts_note_image_use_once_a_minute_and_reuse_the_config(tmp_path, monkeypatch):
+    clock = iter(range(1000, 2000))
+    store = ImageStore(tmp_path / "store", now=lambda: float(next(clock)))
+    layer = files_layer({"etc/keep": b"k"})
+    store.unpack_layer(io.BytesIO(layer.tar), layer.diff_id)
+    record = store.commit_image(b'{"config":{"Cmd":["sh"]},"rootfs":{"diff_ids":[]}}', [layer.diff_id],
+                                ["docker.io/library/used:1"])
+    first_use = store.get(record.id).last_used
+    containers = [f"test-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    try:
+        rootfs.prepare_rootfs(store, record.id, containers[0])
+        noted = store.get(record.id).last_used
+        assert noted > first_use  # the first start writes last_used (image GC is least-recently-used first)
+        rootfs.prepare_rootfs(store, record.id, containers[1])
+        assert store.get(record.id).last_used == noted  # within the minute: no record write
+        monkeypatch.setattr(rootfs, "TOUCH_INTERVAL", 0.0)
+        rootfs.prepare_rootfs(store, record.id, containers[2])
+        assert store.get(record.id).last_used > noted
+    finally:
+        for container in containers:
+            rootfs.release_rootfs(store, container)
+    assert store.image_config(record.id).cmd == ("sh",)
+    store.blob_path(record.id).unlink()  # content-addressed: read once, then served from memory
+    assert store.image_config("docker.io/library/used:1").cmd == ("sh",)

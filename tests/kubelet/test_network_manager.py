@@ -117,6 +117,18 @@ async def test_setup_and_teardown(fake):
     assert entries[0]["stdin"]["runtimeConfig"]["portMappings"][0]["hostPort"] == 8080
 
 
+async def test_a_pod_without_host_ports_skips_portmap_and_its_del_too(fake):
+    fake.net.write_config("10.250.0.0/24")
+    fake.net.loopback = False  # as on a real node: the runtime's sandbox brought lo up already
+    assert await fake.net.setup(fake.netns, "sb1", "default", "web", "u-1", [PortMapping(container_port=80)]) \
+        == ["10.250.0.9"]
+    assert [(e["plugin"], e["command"]) for e in read_log(fake.log)] == [("bridge", "ADD")]
+    fake.log.unlink()
+    await fake.net.teardown(fake.netns, "sb1")
+    assert [(e["plugin"], e["command"]) for e in read_log(fake.log)] == [("bridge", "DEL")]
+    assert fake.net.attached_sandboxes() == []
+
+
 async def test_setup_needs_an_existing_netns(fake):
     fake.net.write_config("10.250.0.0/24")
     with pytest.raises(CniConfigError, match="does not exist"):
@@ -130,7 +142,7 @@ async def test_failed_add_is_rolled_back(fake):
     write_plugin(fake.bin, "portmap", fake.log, exit_code=1, answer={"code": 100, "msg": "port taken"},
                  only_command="ADD")
     with pytest.raises(CniError, match="port taken"):
-        await fake.net.setup(fake.netns, "sb1", "ns", "p", "u")
+        await fake.net.setup(fake.netns, "sb1", "ns", "p", "u", [PortMapping(container_port=80, host_port=8080)])
     commands = [(e["plugin"], e["command"]) for e in read_log(fake.log)]
     assert commands[-2:] == [("portmap", "DEL"), ("bridge", "DEL")]
     assert fake.net.attached_sandboxes() == []
@@ -140,7 +152,7 @@ async def test_failed_add_whose_rollback_fails_keeps_a_record(fake):
     fake.net.write_config("10.250.0.0/24")
     write_plugin(fake.bin, "portmap", fake.log, exit_code=1, answer={"code": 100, "msg": "iptables broken"})
     with pytest.raises(CniError, match="iptables broken"):
-        await fake.net.setup(fake.netns, "sb1", "ns", "p", "u")
+        await fake.net.setup(fake.netns, "sb1", "ns", "p", "u", [PortMapping(container_port=80, host_port=8080)])
     assert fake.net.attached_sandboxes() == ["sb1"]  # so cleanup_leftovers can retry the DEL
 
 

@@ -190,3 +190,24 @@ async def test_fs_group_owns_config_map_files_and_an_unchanged_resync_writes_not
         real = (path / "a").resolve()
         assert os.stat(real).st_gid == 3000 and mode(real) == 0o440  # group may read, nobody writes
         assert await vm.resync(pod) == [] and (path / "a").resolve() == real
+
+
+@requires_root
+def test_filesystem_type_of_mount_points_and_plain_directories(tmp_path):
+    plain, memory, spaced = tmp_path / "plain", tmp_path / "memory", tmp_path / "with a\\space"
+    for directory in (plain, memory, spaced):
+        directory.mkdir()
+    try:
+        fs.mount_tmpfs(memory)
+        fs.mount_tmpfs(spaced)
+        assert fs.filesystem_type(memory) == "tmpfs"  # known by its magic: no mountinfo read
+        assert fs.filesystem_type(spaced) == "tmpfs"
+        assert fs.filesystem_type(plain) == ""
+        assert fs.filesystem_type(tmp_path / "missing") == ""
+        fs.bind_mount(str(plain), plain)  # a mount point on the same file system: found in mountinfo
+        assert fs.filesystem_type(plain) != ""
+        assert str(spaced) in fs.mount_points() and fs.is_mount_point(plain)
+    finally:
+        for directory in (plain, memory, spaced):
+            while fs.umount(directory):
+                pass

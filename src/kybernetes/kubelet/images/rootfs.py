@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 
 from kybernetes.kubelet.images.errors import ImageNotFoundError, ImageStoreError
@@ -30,6 +31,7 @@ from kybernetes.kubelet.images.store import ImageStore
 
 _CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MNT_DETACH = 2
+TOUCH_INTERVAL = 60.0  # seconds between writes of an image's last_used by container starts
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -57,7 +59,11 @@ def _mount_of(store: ImageStore, container_id: str, record: dict) -> RootfsMount
 
 
 def prepare_rootfs(store: ImageStore, image_id: str, container_id: str) -> RootfsMount:
-    """Mount the image's layers (read-only) under a fresh upper dir for this container."""
+    """Mount the image's layers (read-only) under a fresh upper dir for this container.
+
+    The store's lock covers the record (written first: from then on the layers are referenced, so
+    no prune or image removal can take them), not the mount itself: pod starts of a busy node
+    would otherwise queue behind one another's mount(8)."""
     base = _container_dir(store, container_id)
     record_path = os.path.join(base, "container.json")
     with store.locked():
@@ -84,14 +90,28 @@ def prepare_rootfs(store: ImageStore, image_id: str, container_id: str) -> Rootf
             json.dump(record, f)
         if not image.layers:
             os.makedirs(store.root / "layers" / "empty", mode=0o755, exist_ok=True)
-        mount = _mount_of(store, container_id, record)
-        try:
-            _mount_overlay(store, mount, image.layers)
-        except BaseException:
+        _note_use(store, image.id)
+    mount = _mount_of(store, container_id, record)
+    try:
+        _mount_overlay(store, mount, image.layers)
+    except BaseException:
+        with store.locked():
             shutil.rmtree(base, ignore_errors=True)
-            raise
-        store.touch(image.id)
-        return mount
+        raise
+    return mount
+
+
+# (store root, image id) -> when the image's last_used was last written (time.monotonic())
+_last_noted: dict[tuple[str, str], float] = {}
+
+
+def _note_use(store: ImageStore, image_id: str) -> None:
+    """Record that the image is in use (image GC removes the least recently used first). A record
+    write (with fsync) at every container start is not needed for that: once a minute is."""
+    key, now = (str(store.root), image_id), time.monotonic()
+    if now - _last_noted.get(key, -TOUCH_INTERVAL) >= TOUCH_INTERVAL:
+        store.touch(image_id)
+        _last_noted[key] = now
 
 
 def _find_image(store: ImageStore, name: str):

@@ -85,6 +85,7 @@ class ImageStore:
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         self._thread_lock = threading.RLock()
         self._depth = 0
+        self._configs: dict[str, ImageConfig] = {}  # image id -> its config (read once)
 
     # -- locking ----------------------------------------------------------------------------------
 
@@ -268,7 +269,11 @@ class ImageStore:
         record = self.get(image_id) or self.find(image_id)
         if record is None:
             raise ImageNotFoundError(f"image {image_id!r} not found")
-        return ImageConfig.from_config(parse_json(self.read_blob(record.id), f"config of {record.id}"))
+        config = self._configs.get(record.id)  # the config blob is content-addressed: it never changes
+        if config is None:
+            config = ImageConfig.from_config(parse_json(self.read_blob(record.id), f"config of {record.id}"))
+            self._configs[record.id] = config
+        return config
 
     # -- references and pruning ---------------------------------------------------------------------
 

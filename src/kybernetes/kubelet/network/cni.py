@@ -19,14 +19,14 @@ capability, inside ``runtimeConfig``, as libcni does.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from kybernetes.kubelet import processes
 
 SPEC_VERSION = "1.0.0"
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -169,20 +169,14 @@ class CniExec:
         if rt is not None:
             env.update(CNI_CONTAINERID=rt.container_id, CNI_NETNS=rt.netns, CNI_IFNAME=rt.ifname,
                        CNI_ARGS=rt.cni_args())
-        proc = await asyncio.create_subprocess_exec(
-            path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
         try:
-            stdout, stderr = await asyncio.wait_for(proc.communicate(stdin), self.timeout)
-        except TimeoutError:
-            await _kill_group(proc)
+            done = await processes.run([path], input=stdin, env=env, start_new_session=True, timeout=self.timeout)
+        except processes.ProcessTimeout:  # it and anything it started were killed
             raise CniTimeoutError(f"no answer within {self.timeout:g}s", plugin=plugin_type,
                                   command=command) from None
-        except BaseException:
-            await _kill_group(proc)
-            raise
-        if proc.returncode != 0:
-            raise _plugin_error(plugin_type, command, proc.returncode, stdout, stderr)
+        stdout, stderr = done.stdout, done.stderr
+        if done.returncode != 0:
+            raise _plugin_error(plugin_type, command, done.returncode, stdout, stderr)
         if not stdout.strip():
             return None
         try:
@@ -220,15 +214,6 @@ class CniExec:
         rt.validate()
         for plugin in net.plugins:
             await self.run(plugin["type"], "CHECK", plugin_stdin(net, plugin, rt, prev_result), rt)
-
-
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """Kill the plugin and anything it started (a child holding its stdout would keep us waiting)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    await proc.wait()
 
 
 def _plugin_error(plugin: str, command: str, returncode: int, stdout: bytes, stderr: bytes) -> CniError:

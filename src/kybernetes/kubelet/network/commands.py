@@ -1,10 +1,12 @@
-"""Running the host's networking tools (iptables, ip) as asyncio subprocesses, with typed errors."""
+"""Running the host's networking tools (iptables, ip) from the event loop (kubelet/processes.py), with
+typed errors."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from kybernetes.kubelet import processes
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -28,19 +30,10 @@ class CommandResult:
 async def run_command(argv: Sequence[str], *, check: bool = True,
                       timeout: float = DEFAULT_TIMEOUT_SECONDS) -> CommandResult:
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+        done = await processes.run(argv, timeout=timeout)
     except OSError as e:
         raise HostCommandError(argv, f"cannot run: {e}") from None
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except BaseException:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        raise
-    result = CommandResult(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+    result = CommandResult(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
     if check and result.returncode != 0:
         raise HostCommandError(argv, result.stderr.strip() or f"exit status {result.returncode}",
                                result.returncode)

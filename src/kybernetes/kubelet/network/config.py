@@ -12,7 +12,9 @@ it here when it learns it (``update_runtime_config``). host-local keeps its allo
 the kubelet's data directory, not /var/lib/cni, so ``kyb uninstall`` knows what is ours.
 
 The loopback plugin is not part of the list: like containerd and CRI-O, the kubelet brings ``lo``
-up in every pod with a separate one-plugin configuration (``loopback_config``).
+up in every pod with a separate one-plugin configuration (``loopback_config``), unless the runtime
+already did (the runc runtime's sandbox does, as it makes the namespaces: PodNetwork(loopback=False)).
+portmap runs only for pods that publish host ports (manager.py).
 """
 
 from __future__ import annotations

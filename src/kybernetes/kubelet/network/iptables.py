@@ -79,10 +79,15 @@ class NatTable:
         chains: list[str] = []
         rules: list[Rule] = []
         for line in dump.splitlines():
-            try:
-                words = shlex.split(line)
-            except ValueError:
-                continue
+            if not line.startswith(("-N ", "-A ")):
+                continue  # -P policies, comments: nothing of ours
+            if '"' in line or "'" in line or "\\" in line:
+                try:
+                    words = shlex.split(line)
+                except ValueError:
+                    continue
+            else:
+                words = line.split()  # the same words, without shlex's per-character cost
             if len(words) >= 2 and words[0] == "-N":
                 chains.append(words[1])
             elif len(words) >= 2 and words[0] == "-A":

@@ -2,7 +2,8 @@
 
     configure(podCIDR)     write the bridge + portmap configuration list (update_runtime_config)
                            (async, for the runtime; ``write_config`` is the same, synchronous)
-    setup(netns, id, ...)  lo up (loopback plugin); ADD the list → the pod's IPs; cache the result
+    setup(netns, id, ...)  lo up (loopback plugin, unless the runtime did it); ADD the list → the
+                           pod's IPs (portmap only for pods with host ports); cache the result
     teardown(netns, id)    DEL the list in reverse with the cached result; sweep leftover chains;
                            idempotent, and fine when the netns is already gone (CNI DEL must be)
     cleanup_leftovers(ids) DEL every cached attachment whose sandbox no longer exists (crashes)
@@ -105,7 +106,7 @@ class UninstallReport:
 class PodNetwork:
     def __init__(self, data_dir: str | os.PathLike[str], cni_bin_dir: str = DEFAULT_CNI_BIN_DIR, *,
                  network_name: str = DEFAULT_NETWORK_NAME, bridge_name: str = DEFAULT_BRIDGE_NAME,
-                 plugin_timeout: float = 60.0, proc_sys: str = "/proc/sys"):
+                 plugin_timeout: float = 60.0, proc_sys: str = "/proc/sys", loopback: bool = True):
         self.root = Path(data_dir) / "cni"
         self.network_name = network_name
         self.bridge_name = bridge_name
@@ -116,6 +117,9 @@ class PodNetwork:
         self.cni = CniExec([d for d in cni_bin_dir.split(":") if d], timeout=plugin_timeout)
         self._network: NetworkConfigList | None = None
         self._host_prepared = False
+        # False: whoever makes the namespaces brings lo up (the runc runtime's sandbox does), so the
+        # loopback plugin, a process per pod start, has nothing left to do
+        self.loopback = loopback
         # one operation per sandbox at a time; a lock lives while someone holds or awaits it
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -192,16 +196,19 @@ class PodNetwork:
             if cached is not None and cached.result is not None and cached.netns == netns_path:
                 return result_ips(cached.result)  # already attached
             self._prepare_host()
-            await self.cni.add_list(loopback_config(), RuntimeConf(sandbox_id, netns_path, "lo"))
-            attachment = Attachment(net.name, sandbox_id, POD_IFNAME, netns_path, net.to_dict(),
+            if self.loopback:
+                await self.cni.add_list(loopback_config(), RuntimeConf(sandbox_id, netns_path, "lo"))
+            chain = _chain_for(net, rt.capability_args)
+            attachment = Attachment(net.name, sandbox_id, POD_IFNAME, netns_path, chain.to_dict(),
                                     [list(kv) for kv in args], dict(rt.capability_args))
-            self.cache.save(attachment)  # before the ADD: a crash mid-way still leaves a record
+            # before the ADD: a crash mid-way still leaves a record (written off the event loop: it fsyncs)
+            await asyncio.to_thread(self.cache.save, attachment)
             try:
-                result = await self.cni.add_list(net, rt)
+                result = await self.cni.add_list(chain, rt)
             except BaseException:
                 await asyncio.shield(self._undo_failed_add(attachment))
                 raise
-            self.cache.save(_with_result(attachment, result))
+            await asyncio.to_thread(self.cache.save, _with_result(attachment, result))
         ips = result_ips(result)
         log.debug("pod %s/%s (sandbox %s) attached: %s", pod_namespace, pod_name, sandbox_id, ips)
         return ips
@@ -317,6 +324,19 @@ def _subnet(net: NetworkConfigList | None) -> str:
         return str(net.plugins[0]["ipam"]["ranges"][0][0]["subnet"])
     except (KeyError, IndexError, TypeError):
         return ""
+
+
+def _chain_for(net: NetworkConfigList, capability_args: dict[str, Any]) -> NetworkConfigList:
+    """The plugins a pod's ADD runs: portmap only when the pod publishes host ports. Without port
+    mappings portmap's ADD hands back its prevResult and changes nothing, so running it is a
+    process per pod start for nothing. The attachment records the chain it ran, so its DEL
+    (and CHECK) runs the same plugins."""
+    if capability_args.get("portMappings"):
+        return net
+    plugins = tuple(p for p in net.plugins if p.get("type") != "portmap")
+    if len(plugins) == len(net.plugins):
+        return net
+    return NetworkConfigList(net.name, net.cni_version, plugins)
 
 
 def _with_result(attachment: Attachment, result: dict[str, Any] | None) -> Attachment:

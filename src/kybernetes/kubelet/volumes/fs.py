@@ -54,6 +54,8 @@ def umount(target: Path) -> bool:
 
 def _unescape(field: str) -> str:
     # mountinfo escapes space, tab, newline and backslash as \ooo octal
+    if "\\" not in field:
+        return field  # the common case: nothing escaped (this runs for every line of mountinfo)
     out, i = [], 0
     while i < len(field):
         if field[i] == "\\" and field[i + 1:i + 4].isdigit() and len(field[i + 1:i + 4]) == 3:
@@ -65,9 +67,16 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
+def _escape(path: str) -> str:
+    """A path as mountinfo spells it (the inverse of ``_unescape``)."""
+    if not any(ch in path for ch in " \t\n\\"):
+        return path
+    return "".join(f"\\{ord(ch):03o}" if ch in " \t\n\\" else ch for ch in path)
+
+
 def mount_points() -> list[str]:
     with open("/proc/self/mountinfo") as f:
-        return [_unescape(line.split()[4]) for line in f]
+        return [_unescape(line.split(" ", 5)[4]) for line in f]
 
 
 def mounts_under(directory: Path) -> list[str]:
@@ -81,14 +90,42 @@ def is_mount_point(path: Path) -> bool:
     return str(path).rstrip("/") in set(mount_points())
 
 
+class _StatFs(ctypes.Structure):
+    # struct statfs begins with f_type (__fsword_t, a long); the rest is room for the remainder
+    _fields_ = (("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 256))
+
+
+_libc.statfs.argtypes = (ctypes.c_char_p, ctypes.POINTER(_StatFs))
+_MAGIC_TYPES = {0x01021994: "tmpfs"}
+
+
+def _mounted_type(path: Path) -> str:
+    """The type of the file system at ``path`` when ``path`` is certainly a mount point of a type
+    we know by its magic (another device than its parent's), else "" (look in mountinfo)."""
+    try:
+        if os.lstat(path).st_dev == os.lstat(os.path.dirname(str(path).rstrip("/")) or "/").st_dev:
+            return ""  # no mount point, or one of the same file system (a bind mount): not decidable here
+    except OSError:
+        return ""
+    buf = _StatFs()
+    if _libc.statfs(str(path).encode(), ctypes.byref(buf)) != 0:
+        return ""
+    return _MAGIC_TYPES.get(buf.f_type & 0xFFFFFFFF, "")
+
+
 def filesystem_type(path: Path) -> str:
     """The type of the file system mounted exactly at ``path`` ("" if it is no mount point)."""
-    target = str(path).rstrip("/")
+    known = _mounted_type(path)  # a volume's tmpfs, checked at every resync: no mountinfo to read
+    if known:
+        return known
+    target = _escape(str(path).rstrip("/"))
     fstype = ""
     with open("/proc/self/mountinfo") as f:
         for line in f:
+            if target not in line:  # cheap: most lines of a busy node's mountinfo are other mounts
+                continue
             left, _, right = line.partition(" - ")
-            if _unescape(left.split()[4]) == target:
+            if left.split(" ", 5)[4] == target:
                 fstype = right.split()[0]  # the last one mounted there is the visible one
     return fstype
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kybernetes.kubelet import processes
 from kybernetes.kubelet.runtime.runc import linux
 
 log = logging.getLogger(__name__)
@@ -48,18 +49,13 @@ class Runc:
         return [self.binary, "--root", self.root, *args]
 
     async def run(self, *args: str, timeout: float = 30.0, check: bool = True) -> tuple[int, bytes, bytes]:
-        proc = await asyncio.create_subprocess_exec(
-            *self.argv(*args), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+            done = await processes.run(self.argv(*args), timeout=timeout)
+        except processes.ProcessTimeout:
             raise ConmonError(f"runc {args[0]} timed out after {timeout}s") from None
-        if check and proc.returncode != 0:
-            raise ConmonError(f"runc {' '.join(args[:1])}: {_runc_message(err)}")
-        return proc.returncode or 0, out, err
+        if check and done.returncode != 0:
+            raise ConmonError(f"runc {' '.join(args[:1])}: {_runc_message(done.stderr)}")
+        return done.returncode, done.stdout, done.stderr
 
     async def state(self, container_id: str) -> dict | None:
         code, out, _ = await self.run("state", container_id, check=False)
@@ -133,20 +129,19 @@ async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *
     errors = tempfile.TemporaryFile(prefix="conmon-", dir=paths.bundle)
     try:
         try:
-            proc = await asyncio.create_subprocess_exec(
-                # conmon writes files such as "oom" into its working directory: keep them in the bundle.
-                *argv, pass_fds=(write_fd,), env=env, start_new_session=True, cwd=paths.bundle,
-                stdin=asyncio.subprocess.DEVNULL, stdout=errors, stderr=errors)
+            # conmon writes files such as "oom" into its working directory: keep them in the bundle.
+            # It returns once it has daemonized (the daemon carries on in a session of its own).
+            done = await processes.run(argv, pass_fds=(write_fd,), env=env, start_new_session=True,
+                                       cwd=paths.bundle, stdout=errors, stderr=errors, kill_group=False)
         except OSError as e:
             raise ConmonError(f"cannot start conmon: {e}") from None
         finally:
             os.close(write_fd)
-        await proc.wait()  # the first process returns once it has daemonized
-        if proc.returncode != 0:
+        if done.returncode != 0:
             errors.seek(0)
             text = errors.read(65536).decode(errors="replace").strip()
-            raise ConmonError(f"conmon failed: {text or proc.returncode}")
-        reply = await asyncio.wait_for(asyncio.to_thread(_read_all, read_fd), CREATE_TIMEOUT_SECONDS)
+            raise ConmonError(f"conmon failed: {text or done.returncode}")
+        reply = await asyncio.wait_for(_read_first_message(read_fd), CREATE_TIMEOUT_SECONDS)
     finally:
         errors.close()
         os.close(read_fd)
@@ -162,17 +157,34 @@ async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *
     return conmon_pid, pid
 
 
-def _read_all(fd: int) -> bytes:
-    """The first message on the sync pipe (conmon keeps it open while the container runs)."""
-    chunks = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if b"\n" in chunk:
-            break
-    return b"".join(chunks)
+async def _read_first_message(fd: int) -> bytes:
+    """The first message on the sync pipe (conmon keeps it open while the container runs), read
+    as the event loop sees the pipe readable: no thread of the default pool sits blocked for the
+    whole ``runc create`` (a burst of pod starts would queue everything else behind them)."""
+    os.set_blocking(fd, False)
+    loop = asyncio.get_running_loop()
+    chunks: list[bytes] = []
+    done: asyncio.Future[bytes] = loop.create_future()
+
+    def readable() -> None:
+        while not done.done():
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return  # more later
+            except OSError as e:
+                done.set_exception(e)
+                return
+            if chunk:
+                chunks.append(chunk)
+            if not chunk or b"\n" in chunk:
+                done.set_result(b"".join(chunks))
+
+    loop.add_reader(fd, readable)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(fd)
 
 
 def read_pidfile(path: str) -> int:

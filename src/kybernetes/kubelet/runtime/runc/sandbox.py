@@ -18,10 +18,10 @@ UTS namespace and hostname too, as in Kubernetes).
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 
+from kybernetes.kubelet import processes
 from kybernetes.kubelet.runtime.protocol import DNSConfig, NamespaceMode, PodSandboxConfig
 from kybernetes.kubelet.runtime.runc import linux
 
@@ -82,13 +82,10 @@ class SandboxHost:
         script = ('[ -z "$1" ] || hostname "$1" || exit 1; '
                   '[ -z "$2" ] || ip link set lo up || exit 1')
         hostname = (config.hostname or config.metadata.name)[:63] if uts else ""
-        proc = await asyncio.create_subprocess_exec(
-            UNSHARE, *flags, "/bin/sh", "-c", script, "sh", hostname, "lo" if net else "",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        _out, err = await proc.communicate()
-        if proc.returncode != 0:
+        done = await processes.run([UNSHARE, *flags, "/bin/sh", "-c", script, "sh", hostname, "lo" if net else ""])
+        if done.returncode != 0:
             self.remove_namespaces(paths)
-            raise SandboxError(f"cannot create the pod's namespaces: {err.decode(errors='replace').strip()}")
+            raise SandboxError(f"cannot create the pod's namespaces: {done.stderr.decode(errors='replace').strip()}")
         return paths
 
     @staticmethod

@@ -126,11 +126,20 @@ class StateStore:
         self.containers_dir = self.root / "containers"
         self.sandboxes_dir.mkdir(parents=True, exist_ok=True)
         self.containers_dir.mkdir(parents=True, exist_ok=True)
+        # record id -> (its CRI config, that config as JSON data): a record is saved at every change
+        # of state, but its config (frozen, and the bulk of the record) never changes
+        self._config_data: dict[str, tuple[Any, Any]] = {}
 
-    @staticmethod
-    def _write(path: Path, record: Any) -> None:
+    def _jsonable(self, record: SandboxRecord | ContainerRecord) -> dict[str, Any]:
+        cached = self._config_data.get(record.id)
+        if cached is None or cached[0] is not record.config:
+            cached = self._config_data[record.id] = (record.config, to_jsonable(record.config))
+        return {f.name: cached[1] if f.name == "config" else to_jsonable(getattr(record, f.name))
+                for f in dataclasses.fields(record)}
+
+    def _write(self, path: Path, record: SandboxRecord | ContainerRecord) -> None:
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(json.dumps(to_jsonable(record), separators=(",", ":")).encode())
+        tmp.write_bytes(json.dumps(self._jsonable(record), separators=(",", ":")).encode())
         os.replace(tmp, path)
 
     @staticmethod
@@ -150,9 +159,11 @@ class StateStore:
         self._write(self.containers_dir / f"{record.id}.json", record)
 
     def delete_sandbox(self, sandbox_id: str) -> None:
+        self._config_data.pop(sandbox_id, None)
         (self.sandboxes_dir / f"{sandbox_id}.json").unlink(missing_ok=True)
 
     def delete_container(self, container_id: str) -> None:
+        self._config_data.pop(container_id, None)
         (self.containers_dir / f"{container_id}.json").unlink(missing_ok=True)
 
     def load_sandboxes(self) -> list[SandboxRecord]:
