@@ -160,6 +160,9 @@ def main(idle_seconds: float) -> dict:
         argv += ["--kubelet-port", "0"]
     else:
         argv += ["--disable", "kubelet", "--sim-nodes", "1"]
+    # Bytecode in place, as `make up` and any installed wheel have it (a checkout run with
+    # PYTHONDONTWRITEBYTECODE would otherwise compile the project in every component, every start).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True, capture_output=True)
     log = open(tmp / "kyb-up.log", "wb")
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
