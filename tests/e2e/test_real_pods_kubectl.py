@@ -240,7 +240,9 @@ def test_top_pod_and_node_show_cpu_that_rises_for_a_busy_pod(rc):
     node = rc.kubectl("top", "node", "--no-headers").stdout.split()
     # NAME CPU(cores) CPU% MEMORY(bytes) MEMORY%
     assert len(node) == 5 and _millicores(node[1]) >= 100 and node[2].endswith("%"), node
-    assert node[3].endswith("Mi") and int(node[3][:-2]) > 0 and node[4].endswith("%"), node
+    assert node[3].endswith("Mi") and node[4].endswith("%"), node
+    # the machine's own use (the cluster's processes alone are hundreds of MiB), not its pods' few
+    assert int(node[3][:-2]) >= 100, node
     rc.delete_pod("busy", wait=False)
     rc.delete_pod("idle", wait=False)
 

@@ -37,3 +37,13 @@ def test_a_counter_reset_falls_back_to_the_average_since_start():
     sampler = StatsSampler()
     sampler.rate(sample(100, 50), started_at=0)
     assert sampler.rate(sample(110, 1), started_at=108 * S) == S // 2
+
+
+def test_machine_usage_reads_busy_cpu_and_memory_from_proc(tmp_path):
+    from kybernetes.kubelet.runtime.runc import machine_stats
+
+    (tmp_path / "stat").write_text("cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    (tmp_path / "meminfo").write_text("MemTotal:       2048 kB\nMemFree:  100 kB\nMemAvailable:   512 kB\n")
+    tick = 1_000_000_000 // __import__("os").sysconf("SC_CLK_TCK")
+    assert machine_stats.cpu_busy_ns(tmp_path) == (100 + 5 + 50 + 3 + 2) * tick  # not idle, not iowait
+    assert machine_stats.memory_working_set_bytes(tmp_path) == (2048 - 512) * 1024

@@ -6,7 +6,9 @@ samples of the last ``WINDOW_SECONDS`` and divides the CPU time used since the o
 that is at least ``MIN_INTERVAL_SECONDS`` old by the time between (metrics-server averages over
 its scrape interval too: a rate over a few milliseconds would swing between zero and a whole core
 with CFS quota periods); for a container seen for the first time it uses the average since the
-container started. Node usage is the sum over the node's containers.
+container started. A real node reports the machine's own use (runtime.machine_usage:
+/proc/stat and /proc/meminfo, as upstream reads the root cgroup); a simulated node the sum over
+its containers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.server.resolve import Node
 
 Obj = dict[str, Any]
+MACHINE_KEY = "<machine>"  # the sampler's key for a real node's own usage
 
 
 WINDOW_SECONDS = 15.0
@@ -89,11 +92,18 @@ async def node_summary(node: Node, sampler: StatsSampler, started: float) -> Obj
         total_rate += rate
         total_cpu += stats.cpu.usage_core_nano_seconds
         total_memory += stats.memory.working_set_bytes
-    sampler.forget_except({s.attributes.id for s in listed})
+    sampler.forget_except({s.attributes.id for s in listed} | {MACHINE_KEY})
     out_pods = []
     for pod in pods.values():
         pod["cpu"], pod["memory"] = _usage(now, pod.pop("_rate"), pod.pop("_cpu"), pod.pop("_mem"))
         out_pods.append(pod)
+    if hasattr(runtime, "machine_usage"):  # a real machine: its own use, not just its containers'
+        cpu, memory = await runtime.machine_usage()
+        machine = cri.ContainerStats(cri.ContainerAttributes(MACHINE_KEY, cri.ContainerMetadata("machine", 0)),
+                                     cpu, memory)
+        booted = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        total_rate = sampler.rate(machine, booted)  # first scrape: the average since boot
+        total_cpu, total_memory = cpu.usage_core_nano_seconds, memory.working_set_bytes
     node_cpu, node_memory = _usage(now, total_rate, total_cpu, total_memory)
     return {"node": {"nodeName": node.name, "startTime": format_time(int(started * 1e9)), "cpu": node_cpu,
                      "memory": node_memory},

@@ -29,6 +29,7 @@ from kybernetes.kubelet.runtime.runc import cgroups, conmon, linux
 from kybernetes.kubelet.runtime.runc.container_ops import ContainerOps
 from kybernetes.kubelet.runtime.runc.images import ContainerImages
 from kybernetes.kubelet.runtime.runc.log_reopen import LogReopenOps
+from kybernetes.kubelet.runtime.runc.machine_stats import MachineStatsOps
 from kybernetes.kubelet.runtime.runc.sandbox import SandboxError, SandboxHost
 from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord, StateStore
 
@@ -44,7 +45,7 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-class RuncRuntime(ContainerOps, LogReopenOps):
+class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
     """The RuntimeService of a real node (also implements exec_sync, exec, port_forward, stats)."""
 
     def __init__(self, data_dir: str | Path, images: ContainerImages, *, network: PodNetworkPlugin | None = None,
