@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEB_PACKAGES := runc conmon containernetworking-plugins iptables nftables etcd-server etcd-client busybox-static \
-                docker-registry iproute2 ca-certificates curl
+                docker-registry iproute2 ca-certificates curl conntrack
 ARGS ?=
 
 .PHONY: setup system-packages up test lint bench clean
