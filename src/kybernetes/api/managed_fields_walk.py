@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from kybernetes.api.fieldpath import (
     FieldSet,
     Path,
@@ -65,9 +67,25 @@ class Shape:
     keys: tuple[str, ...] = ()   # map-lists: the item keys; () with kind LIST and not atomic: a set
 
 
+_UNTYPED_SHAPE = Shape(UNTYPED)
+_shapes: dict[int, tuple[Any, Shape]] = {}
+
+
 def shape_of(schema: Mapping[str, Any] | None) -> Shape:
+    """How values of ``schema`` are walked (worked out once per schema object)."""
     if not schema:
-        return Shape(UNTYPED)
+        return _UNTYPED_SHAPE
+    known = _shapes.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    if len(_shapes) > 4096:
+        _shapes.clear()
+    shape = _shape_of(schema)
+    _shapes[id(schema)] = (schema, shape)  # the schema is held, so its id stays its own
+    return shape
+
+
+def _shape_of(schema: Mapping[str, Any]) -> Shape:
     kind = schema.get("type")
     if kind == "array" or "items" in schema:
         list_type = schema.get("x-kubernetes-list-type")
@@ -244,14 +262,61 @@ def _compare(path: Path, old: Any, new: Any, schema: Mapping[str, Any] | None, o
         lhs = old if isinstance(old, dict) else {}
         rhs = new if isinstance(new, dict) else {}
         for name in [*lhs, *(k for k in rhs if k not in lhs)]:
-            _compare((*path, field_element(name)), lhs.get(name, MISSING), rhs.get(name, MISSING),
-                     field_schema(schema, name), out)
+            before, after = lhs.get(name, MISSING), rhs.get(name, MISSING)
+            sub = field_schema(schema, name)
+            if _unchanged(before, after, sub):
+                continue
+            _compare((*path, field_element(name)), before, after, sub, out)
     else:
         _compare_items(path, shape, old, new, item_schema(schema), out)
     if old is MISSING:
         out.added.insert(path)
     elif new is MISSING:
         out.removed.insert(path)
+
+
+def _unchanged(old: Any, new: Any, schema: Mapping[str, Any] | None) -> bool:
+    """Whether comparing these two values would find nothing, known without walking them: equal
+    values of one type (serialized alike, so true is not 1), below a schema without keyed lists
+    (the only place where walking equal values can fail). Most of an update is such values."""
+    if type(old) is not type(new) or old is MISSING:
+        return False
+    if not isinstance(old, (dict, list)):
+        return old == new
+    if _has_keyed_lists(schema) or old != new:
+        return False
+    try:
+        return orjson.dumps(old) == orjson.dumps(new)
+    except TypeError:
+        return False
+
+
+_keyed: dict[int, tuple[Any, bool]] = {}
+
+
+def _has_keyed_lists(schema: Mapping[str, Any] | None) -> bool:
+    """Whether a value of this schema may hold a map-list or set anywhere (cached per schema)."""
+    if not schema:
+        return False
+    known = _keyed.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    if len(_keyed) > 4096:
+        _keyed.clear()
+    _keyed[id(schema)] = (schema, True)  # while it is worked out (a schema that holds itself)
+    shape = shape_of(schema)
+    if shape.kind == SCALAR or shape.atomic:
+        found = False
+    elif shape.kind == LIST:
+        found = True
+    else:
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        found = (isinstance(props, Mapping) and any(_has_keyed_lists(p) for p in props.values()
+                                                    if isinstance(p, Mapping))
+                 or isinstance(extra, Mapping) and _has_keyed_lists(extra))
+    _keyed[id(schema)] = (schema, found)
+    return found
 
 
 def _compare_items(path: Path, shape: Shape, old: Any, new: Any, items: Mapping[str, Any] | None,

@@ -16,7 +16,9 @@ objects.py calls track_update on create/update/patch; apply.py calls managed_fie
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from kybernetes.api import errors, managed_fields, meta
@@ -57,13 +59,34 @@ def _custom_schema(info: Any) -> dict[str, Any] | None:
     return schema
 
 
+_builtin_schemas: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+
+
 def managed_schema(info: ResourceInfo) -> Mapping[str, Any] | None:
     if getattr(info, "crd_name", ""):
         return _custom_schema(info)
+    key = (info.group, info.version, info.kind)
+    known = _builtin_schemas.get(key)  # the library's schemas never change once loaded
+    if known is not None:
+        return known
     try:
-        return schema_for(info.group, info.version, info.kind)
+        schema = schema_for(info.group, info.version, info.kind)
     except SchemasUnavailableError:
         return None
+    if schema is not None:
+        _builtin_schemas[key] = schema
+    return schema
+
+
+_now_second: list[Any] = [None, ""]
+
+
+def _now() -> str:
+    """meta.now_rfc3339(), worked out once a second (every write asks for it)."""
+    second = int(time.time())
+    if second != _now_second[0]:
+        _now_second[:] = [second, meta.format_rfc3339(datetime.fromtimestamp(second, UTC))]
+    return _now_second[1]
 
 
 def track_options(info: ResourceInfo, subresource: str = "") -> managed_fields.TrackOptions:
@@ -74,7 +97,7 @@ def track_options(info: ResourceInfo, subresource: str = "") -> managed_fields.T
         ignored = _NO_STATUS
     builtin = not getattr(info, "crd_name", "")
     return managed_fields.TrackOptions(
-        schema=managed_schema(info), api_version=info.group_version, now=meta.now_rfc3339(),
+        schema=managed_schema(info), api_version=info.group_version, now=_now(),
         subresource=subresource, ignored=ignored,
         value_structs=VALUE_STRUCTS if builtin else frozenset())
 

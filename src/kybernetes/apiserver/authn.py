@@ -25,6 +25,7 @@ import csv
 import hmac
 import io
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,13 +80,31 @@ def _peer_certificate(request: web.BaseRequest) -> dict | None:
 
 
 class X509Authenticator:
-    """The verified client certificate's subject: CN is the user name, each O a group."""
+    """The verified client certificate's subject: CN is the user name, each O a group.
+
+    A connection's certificate is the one its handshake verified, for as long as it lasts, so
+    the user is worked out once per TLS connection (parsing the certificate was a noticeable
+    part of a small request) and kept beside the connection's ssl object."""
+
+    def __init__(self) -> None:
+        self._by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def authenticate(self, request: web.BaseRequest) -> UserInfo | None:
+        transport = request.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is not None:
+            try:
+                return self._by_connection[ssl_object]
+            except (KeyError, TypeError):
+                pass
         cert = _peer_certificate(request)
-        if not cert:
-            return None
-        return user_from_subject(cert.get("subject", ()))
+        user = user_from_subject(cert.get("subject", ())) if cert else None
+        if ssl_object is not None:
+            try:
+                self._by_connection[ssl_object] = user
+            except TypeError:  # an ssl object that cannot be referenced weakly: not kept
+                pass
+        return user
 
 
 def user_from_subject(subject: Iterable[Iterable[tuple[str, str]]]) -> UserInfo | None:

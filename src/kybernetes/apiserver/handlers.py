@@ -11,6 +11,7 @@ the object store; the behaviour of objects lives in the modules below them.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import orjson
@@ -76,6 +77,18 @@ def write_context(request: web.Request) -> WriteContext:
     return WriteContext(user=request_user(request), dry_run=bool(dry_run),
                         field_manager=request_manager(request.query, request.headers.get("User-Agent")),
                         track_subresource=ri.subresource if ri.subresource == "scale" else "")
+
+
+def fresh_copies(obj: dict[str, Any]):
+    """A mutation giving a fresh copy of ``obj`` on every call (an orjson round trip when that
+    gives back the very same value, as for any JSON body; a deep copy for what YAML can hold)."""
+    try:
+        data = orjson.dumps(obj)
+        if orjson.loads(data) == obj:
+            return lambda _old: orjson.loads(data)
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    return lambda _old: copy.deepcopy(obj)
 
 
 def list_options(request: web.Request, info: ResourceInfo) -> ListOptions:
@@ -250,9 +263,10 @@ class ResourceHandlers:
         create_with = None
         if not subresource and strategies.allows_create_on_update(info):
             create_with = obj
+        # The body is copied for every attempt: an attempt changes what it is given.
         result, created = await self.objects.update(
-            info, ri.namespace, ri.name, lambda _old: obj, write_context(request),
-            subresource=subresource, create_if_missing=create_with,
+            info, ri.namespace, ri.name, fresh_copies(obj), write_context(request),
+            subresource=subresource, create_if_missing=create_with, cached_read=True,
         )
         return object_response(result, 201 if created else 200, neg.media)
 
@@ -280,7 +294,7 @@ class ResourceHandlers:
             return patched
 
         result, _ = await self.objects.update(info, ri.namespace, ri.name, apply, write_context(request),
-                                              subresource=subresource)
+                                              subresource=subresource, cached_read=True)
         return object_response(result, 200, neg.media)
 
     async def _delete(self, request: web.Request, ri: RequestInfo, info: ResourceInfo) -> web.StreamResponse:

@@ -27,12 +27,12 @@ from typing import Any
 
 from kybernetes.api import defaults, errors, meta, validation
 from kybernetes.api.errors import ApiError
-from kybernetes.api.managed_fields import track_update
 from kybernetes.api.registry import Registry, ResourceInfo
 from kybernetes.apiserver import codec, crd_strategy, keys, strategies
 from kybernetes.apiserver.admission import CREATE, UPDATE, AdmissionChain, Attributes
 from kybernetes.apiserver.apply_schema import track_options
 from kybernetes.apiserver.managed_create import track_create
+from kybernetes.apiserver.managed_update import remember, track_update_fast
 from kybernetes.apiserver.store_errors import translate
 from kybernetes.store import ConflictError, KeyExistsError, KeyNotFoundError, Store, StoreError
 
@@ -64,8 +64,9 @@ def _track(info: ResourceInfo, old: dict[str, Any] | None, new: dict[str, Any], 
         opts = track_options(info, subresource or ctx.track_subresource)
         if old is None:
             track_create(new, ctx.field_manager, opts)  # the same result, without the general diff
+            remember(new)
         else:
-            track_update(old, new, ctx.field_manager, opts)
+            track_update_fast(old, new, ctx.field_manager, opts)  # track_update's result, cheaper
 
 
 Mutation = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
@@ -201,46 +202,51 @@ class ObjectStore:
     async def update(self, info: ResourceInfo, namespace: str | None, name: str,
                      mutate: Mutation, ctx: WriteContext | None = None, *,
                      subresource: str = "", create_if_missing: dict[str, Any] | None = None,
-                     ) -> tuple[dict[str, Any], bool]:
+                     cached_read: bool = False) -> tuple[dict[str, Any], bool]:
         """Apply ``mutate(stored) -> wanted`` and store the result (Kubernetes' GuaranteedUpdate).
 
         ``wanted.metadata.resourceVersion``, when set, must be the stored one (409 otherwise);
         when unset the update is unconditional and retried on races. Returns (object, created).
+
+        ``cached_read``: the first attempt may start from the watch cache's copy of the object
+        instead of a store read, as upstream starts from its cache. A stale copy is never written
+        over (the store write still expects the revision read, and a lost race is retried from
+        the store), and any other outcome of an attempt on the copy (a failed precondition,
+        validation or admission, no change) stands only once a store read confirms the copy was
+        the current object; otherwise the attempt is made again from the store, as a lost race
+        is. So the cache saves the store read of every update that goes through. ``mutate``
+        must give a fresh object on every call (it may be called again).
         """
         ctx = ctx or WriteContext()
         key = keys.object_key(info, namespace, name)
+        allocator = None if subresource else self.allocators.get((info.group, info.resource))
+        use_cache = cached_read and not ctx.dry_run and allocator is None and self.watch_cache is not None
         for _ in range(_UPDATE_ATTEMPTS):
-            try:
-                kv = await self.store.get(key)
-            except StoreError as e:
-                raise translate(e, info, name) from None
+            kv = await self._cached(info, key) if use_cache else None
+            from_cache, use_cache = kv is not None, False
+            if kv is None:
+                try:
+                    kv = await self.store.get(key)
+                except StoreError as e:
+                    raise translate(e, info, name) from None
             if kv is None:
                 if create_if_missing is not None and not subresource:
                     return await self.create(info, namespace, create_if_missing, ctx), True
                 raise errors.not_found(info.resource, name, info.group)
             old = codec.decode(kv)
-            wanted = mutate(meta.deep_copy(old))
-            if hasattr(wanted, "__await__"):
-                wanted = await wanted
-            wanted_meta = wanted.get("metadata") if isinstance(wanted, dict) else None
-            wanted_meta = wanted_meta if isinstance(wanted_meta, dict) else {}
-            precondition = wanted_meta.get("resourceVersion") or ""
-            if precondition and precondition != str(kv.mod_revision):
-                raise errors.conflict(info.resource, name, info.group)
-            # A uid in the body is a precondition too: it may not name another incarnation.
-            wanted_uid = wanted_meta.get("uid")
-            stored_uid = (old.get("metadata") or {}).get("uid")
-            if wanted_uid and stored_uid and wanted_uid != stored_uid:
-                raise errors.conflict(info.resource, name, info.group,
-                                      f"Precondition failed: UID in precondition: {wanted_uid}, "
-                                      f"UID in object meta: {stored_uid}")
-            new = await self._prepare_update(info, namespace, name, wanted, old, ctx, subresource)
-            allocator = None if subresource else self.allocators.get((info.group, info.resource))
+            try:
+                precondition, new = await self._updated(info, namespace, name, mutate, ctx, subresource, old, kv)
+            except ApiError:
+                if from_cache and not await self._still_current(info, name, key, kv):
+                    continue  # decided on a stale copy: decide again on the store's
+                raise
             txn = await allocator.allocate_update(new, old, dry_run=ctx.dry_run) if allocator else None
             stored = False
             try:
                 new_bytes = codec.encode(new)
                 if new_bytes == kv.value:
+                    if from_cache and not await self._still_current(info, name, key, kv):
+                        continue
                     # Nothing changed: no write, no new resourceVersion (as the real server).
                     return set_type_meta(info, old), False
                 if ctx.dry_run:
@@ -255,7 +261,7 @@ class ObjectStore:
                         return new, False
                     rev = await self.store.update(key, new_bytes, kv.mod_revision)
                 except (ConflictError, KeyNotFoundError):
-                    if precondition:
+                    if precondition:  # (met by a stale copy, it is not met by the store)
                         raise errors.conflict(info.resource, name, info.group) from None
                     continue  # someone else wrote first: read again and re-apply the change
                 except StoreError as e:
@@ -268,6 +274,42 @@ class ObjectStore:
                     await (txn.commit() if stored else txn.revert())
         raise errors.conflict(info.resource, name, info.group,
                               "too many concurrent writers; please retry")
+
+    async def _cached(self, info: ResourceInfo, key: str):
+        """The watch cache's copy of the object at ``key`` (None: read the store). The resource's
+        cache is started on its first update, as upstream caches every resource."""
+        try:
+            cache = await self.watch_cache.update_source(info)
+        except StoreError:
+            return None
+        return None if cache is None else cache.items.get(key)
+
+    async def _still_current(self, info: ResourceInfo, name: str, key: str, kv: Any) -> bool:
+        try:
+            current = await self.store.get(key)
+        except StoreError as e:
+            raise translate(e, info, name) from None
+        return current is not None and current.mod_revision == kv.mod_revision
+
+    async def _updated(self, info: ResourceInfo, namespace: str | None, name: str, mutate: Mutation,
+                       ctx: WriteContext, subresource: str, old: dict[str, Any], kv: Any):
+        """(the client's resourceVersion precondition, the object to store) for one attempt."""
+        wanted = mutate(meta.deep_copy(old))
+        if hasattr(wanted, "__await__"):
+            wanted = await wanted
+        wanted_meta = wanted.get("metadata") if isinstance(wanted, dict) else None
+        wanted_meta = wanted_meta if isinstance(wanted_meta, dict) else {}
+        precondition = wanted_meta.get("resourceVersion") or ""
+        if precondition and precondition != str(kv.mod_revision):
+            raise errors.conflict(info.resource, name, info.group)
+        # A uid in the body is a precondition too: it may not name another incarnation.
+        wanted_uid = wanted_meta.get("uid")
+        stored_uid = (old.get("metadata") or {}).get("uid")
+        if wanted_uid and stored_uid and wanted_uid != stored_uid:
+            raise errors.conflict(info.resource, name, info.group,
+                                  f"Precondition failed: UID in precondition: {wanted_uid}, "
+                                  f"UID in object meta: {stored_uid}")
+        return precondition, await self._prepare_update(info, namespace, name, wanted, old, ctx, subresource)
 
     @staticmethod
     def _finalized(obj: dict[str, Any]) -> bool:

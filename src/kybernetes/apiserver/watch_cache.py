@@ -245,6 +245,19 @@ class WatchCache:
             return None
         return cache
 
+    async def update_source(self, info: ResourceInfo) -> ResourceCache | None:
+        """The cache of ``info`` for an update's first read (objects.py), started on first use;
+        None when the cache is off or broken. It may lag the store: the update's write carries
+        the revision it read, so a stale copy costs a retry from the store, never a lost write."""
+        if not self.enabled:
+            return None
+        prefix = resource_prefix(info)
+        cache = self.caches.get(prefix)
+        if cache is not None and cache.valid and cache.ready:
+            return cache
+        await self.tracker.ensure_started()
+        return await self._ready_cache(info)
+
     # --- caches ------------------------------------------------------------------------------
 
     async def _ready_cache(self, info: ResourceInfo) -> ResourceCache:
