@@ -3,6 +3,7 @@ iptables dump parser. The real plugins are in test_network_plugins.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from types import SimpleNamespace
@@ -10,12 +11,14 @@ from types import SimpleNamespace
 import pytest
 
 from kybernetes.kubelet.network import CniConfigError, CniError, NoNetwork, PodNetwork, PodNetworkPlugin
+from kybernetes.kubelet.network.commands import HostCommandError
 from kybernetes.kubelet.network.iptables import (
     NatTable,
     attachment_comment,
     hostport_chain,
     masquerade_chain,
 )
+from kybernetes.kubelet.network.masquerade import chain_rules, pod_masquerade_chain, restore_input
 from kybernetes.kubelet.network.sysctl import HostSysctls
 from kybernetes.kubelet.runtime.protocol import PortMapping
 from tests.kubelet.test_network_cni import read_log, write_plugin
@@ -24,8 +27,26 @@ BRIDGE_RESULT = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox
                  "ips": [{"interface": 0, "address": "10.250.0.9/24", "gateway": "10.250.0.1"}]}
 
 
+class FakeMasquerade:
+    """Stands in for the node-wide masquerade rule set (the real one is in test_network_plugins.py)."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str]] = []
+        self.fail = False
+
+
+    async def ensure(self, pod_cidr: str) -> bool:
+        self.calls.append(("ensure", pod_cidr))
+        if self.fail:
+            raise HostCommandError(["iptables-restore"], "no nat table")
+        return True
+
+
+
 @pytest.fixture
-def fake(tmp_path):
+def fake(tmp_path, monkeypatch):
+    masquerade = FakeMasquerade()
+    monkeypatch.setattr(PodNetwork, "_masquerade", lambda self, pod_cidr="": masquerade)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "log"
@@ -39,7 +60,8 @@ def fake(tmp_path):
     netns.write_text("")
     network = PodNetwork(tmp_path / "data", str(bin_dir), network_name=f"kybf{secrets.token_hex(3)}",
                          proc_sys=str(proc))
-    return SimpleNamespace(net=network, log=log, bin=bin_dir, proc=proc, netns=str(netns), data=tmp_path / "data")
+    return SimpleNamespace(net=network, log=log, bin=bin_dir, proc=proc, netns=str(netns), data=tmp_path / "data",
+                           masquerade=masquerade)
 
 
 def test_protocol_implementations():
@@ -55,6 +77,13 @@ async def test_no_network():
 async def test_configure_is_what_the_runtime_calls(fake):
     await fake.net.configure("10.250.7.0/24")
     assert fake.net.pod_cidr == "10.250.7.0/24"
+    assert fake.masquerade.calls == [("ensure", "10.250.7.0/24")]  # before any pod starts
+    await fake.net.configure("10.250.7.0/24")
+    await fake.net.setup(fake.netns, "sb1", "ns", "p", "u")
+    assert fake.masquerade.calls == [("ensure", "10.250.7.0/24")]  # once per process and CIDR
+    fake.masquerade.fail = True  # the runtime reports NetworkReady false and calls again later
+    with pytest.raises(CniError, match="masquerade rules"):
+        await fake.net.configure("10.250.8.0/24")
     await NoNetwork().configure("10.0.0.0/24")
 
 
@@ -176,6 +205,64 @@ async def test_cleanup_leftovers_deletes_only_dead_sandboxes(fake):
     assert sorted(await restarted.cleanup_leftovers(["live1"])) == ["dead1", "dead2"]
     assert sorted({e["id"] for e in read_log(fake.log)}) == ["dead1", "dead2"]
     assert restarted.attached_sandboxes() == ["live1"]
+
+
+async def test_masquerade_rules_once_per_process_and_pod_cidr(fake):
+    fake.net.write_config("10.250.0.0/24")
+    await asyncio.gather(*(fake.net.setup(fake.netns, f"sb{i}", "ns", f"p{i}", "u") for i in range(3)))
+    assert fake.masquerade.calls == [("ensure", "10.250.0.0/24")]
+    # the bridge plugin masquerades nothing itself any more
+    assert [e["stdin"]["ipMasq"] for e in read_log(fake.log) if e["plugin"] == "bridge"] == [False] * 3
+    fake.net.write_config("10.250.1.0/24")  # a new pod CIDR: the rules follow it
+    await fake.net.setup(fake.netns, "sb9", "ns", "p9", "u")
+    assert fake.masquerade.calls[-1] == ("ensure", "10.250.1.0/24")
+    # a restarted kubelet ensures them again (something may have removed them meanwhile)
+    restarted = PodNetwork(fake.data, str(fake.bin), network_name=fake.net.network_name, proc_sys=str(fake.proc))
+    await restarted.setup(fake.netns, "sb10", "ns", "p10", "u")
+    assert fake.masquerade.calls[-1] == ("ensure", "10.250.1.0/24") and len(fake.masquerade.calls) == 3
+
+
+async def test_masquerade_failure_fails_the_setup_before_any_add_and_is_retried(fake):
+    fake.net.write_config("10.250.0.0/24")
+    fake.masquerade.fail = True
+    with pytest.raises(CniError, match="masquerade rules.*no nat table"):
+        await fake.net.setup(fake.netns, "sb1", "ns", "p", "u")
+    assert read_log(fake.log) == [] and fake.net.attached_sandboxes() == []
+    fake.masquerade.fail = False
+    assert await fake.net.setup(fake.netns, "sb1", "ns", "p", "u") == ["10.250.0.9"]
+    assert fake.masquerade.calls == [("ensure", "10.250.0.0/24")] * 2
+
+
+async def test_pods_attached_before_the_change_are_deleted_with_their_own_ipmasq_config(fake):
+    fake.net.write_config("10.250.0.0/24")
+    old = fake.net.network.to_dict()
+    old["plugins"][0]["ipMasq"] = True  # what an older kubelet wrote and the attachment recorded
+    fake.net.conflist_path.write_text(json.dumps(old))
+    fake.net._network = None
+    await fake.net.setup(fake.netns, "old1", "ns", "p", "u")
+    fake.log.unlink()
+    restarted = PodNetwork(fake.data, str(fake.bin), network_name=fake.net.network_name, proc_sys=str(fake.proc))
+    assert restarted.network.plugins[0]["ipMasq"] is True
+    assert restarted.write_config("10.250.0.0/24") and restarted.network.plugins[0]["ipMasq"] is False
+    await restarted.teardown(fake.netns, "old1")
+    [delete] = read_log(fake.log)
+    # the bridge plugin's DEL sees ipMasq and removes the pod's own CNI-xxx chain
+    assert delete["command"] == "DEL" and delete["stdin"]["ipMasq"] is True
+
+
+# -- masquerade rules ---------------------------------------------------------------------------
+
+def test_masquerade_chain_names_and_rules():
+    assert pod_masquerade_chain("kyb") == "KYB-POD-MASQ"
+    other = pod_masquerade_chain("kyb-1a2b3c")
+    assert other.startswith("KYB-POD-MASQ-") and len(other) <= 28 and other != pod_masquerade_chain("kyb-1a2b3d")
+    rules = chain_rules("KYB-POD-MASQ", "10.244.0.7/24", "c")
+    assert [r[2:4] for r in rules[:2]] == [["-d", "10.244.0.0/24"], ["-d", "224.0.0.0/4"]]
+    assert [r[-1] for r in rules] == ["RETURN", "RETURN", "MASQUERADE"]
+    assert chain_rules("X", "fd00:10::/64", "c")[1][3] == "ff00::/8"
+    text = restore_input("KYB-POD-MASQ", "10.244.0.0/24", "kyb pod network kyb masquerade").decode()
+    assert text.splitlines()[:2] == ["*nat", ":KYB-POD-MASQ - [0:0]"] and text.endswith("COMMIT\n")
+    assert '--comment "kyb pod network kyb masquerade" -j MASQUERADE' in text
 
 
 # -- sysctls ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
     cni.py       the CNI exec protocol: ADD in order, DEL in reverse, CHECK; typed errors
     cache.py     per-attachment records, so DEL gets the ADD's result after a restart
     iptables.py  finding and removing the chains the plugins left behind
+    masquerade.py  the node-wide masquerade rule set (the bridge plugin's ipMasq stays off)
     sysctl.py    ip_forward and bridge-nf-call-iptables, set and recorded for undo
 """
 

@@ -27,10 +27,10 @@ class CommandResult:
     stderr: str
 
 
-async def run_command(argv: Sequence[str], *, check: bool = True,
-                      timeout: float = DEFAULT_TIMEOUT_SECONDS) -> CommandResult:
+async def run_command(argv: Sequence[str], *, check: bool = True, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                      input: bytes | None = None) -> CommandResult:
     try:
-        done = await processes.run(argv, timeout=timeout)
+        done = await processes.run(argv, input=input, timeout=timeout)
     except OSError as e:
         raise HostCommandError(argv, f"cannot run: {e}") from None
     result = CommandResult(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))

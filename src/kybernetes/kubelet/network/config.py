@@ -3,7 +3,8 @@
     host                                                 pod netns
     ─────────────────────────────────────────────        ─────────────
     kyb0 (bridge, gateway = first IP of podCIDR) ◄─veth─► eth0 (IP from podCIDR, default via kyb0)
-         │ ipMasq: traffic leaving the podCIDR is masqueraded
+         │ traffic leaving the podCIDR is masqueraded: one rule set for the node (masquerade.py),
+         │ not the plugin's ipMasq (a chain and ~13 iptables runs per pod)
          │ portmap: hostPort → podIP:containerPort (DNAT), with SNAT for hairpin/localhost
                                                          lo   (up; the loopback plugin, separately)
 
@@ -52,7 +53,7 @@ def bridge_conflist(pod_cidr: str, ipam_data_dir: str, *, network_name: str = DE
         "type": "bridge",
         "bridge": bridge_name,
         "isGateway": True,
-        "ipMasq": True,
+        "ipMasq": False,  # masquerade.py does it once for the whole pod CIDR
         "hairpinMode": True,
         "ipam": {
             "type": "host-local",

@@ -1,14 +1,16 @@
 """The pod network of one node: what the runtime calls when it creates and removes a sandbox.
 
-    configure(podCIDR)     write the bridge + portmap configuration list (update_runtime_config)
-                           (async, for the runtime; ``write_config`` is the same, synchronous)
-    setup(netns, id, ...)  lo up (loopback plugin, unless the runtime did it); ADD the list → the
-                           pod's IPs (portmap only for pods with host ports); cache the result
+    configure(podCIDR)     write the bridge + portmap configuration list and install the node-wide
+                           masquerade rule set (update_runtime_config; ``write_config``: the list only)
+    setup(netns, id, ...)  once per process and pod CIDR: sysctls, the node-wide masquerade rule
+                           set (masquerade.py); lo up (loopback plugin, unless the runtime did it);
+                           ADD the list → the pod's IPs (portmap only for pods with host ports);
+                           cache the result
     teardown(netns, id)    DEL the list in reverse with the cached result; sweep leftover chains;
                            idempotent, and fine when the netns is already gone (CNI DEL must be)
     cleanup_leftovers(ids) DEL every cached attachment whose sandbox no longer exists (crashes)
-    uninstall()            DEL everything, remove the bridge, IPAM state, our iptables chains,
-                           and put back the sysctls we changed (``kyb uninstall``)
+    uninstall()            DEL everything, remove the bridge, IPAM state, our iptables chains (the
+                           masquerade one too), put back the sysctls we changed (``kyb uninstall``)
 
 Everything lives under ``<data dir>/cni``: ``net.d/10-<network>.conflist``, ``ipam/`` (host-local),
 ``results/`` (cache.py) and ``sysctl-changes.json`` (sysctl.py).
@@ -50,6 +52,7 @@ from kybernetes.kubelet.network.config import (
 )
 from kybernetes.kubelet.network.iptables import IptablesSweeper
 from kybernetes.kubelet.network.links import remove_bridge
+from kybernetes.kubelet.network.masquerade import PodMasquerade
 from kybernetes.kubelet.network.sysctl import HostSysctls
 from kybernetes.util.files import PUBLIC, write_atomic
 
@@ -117,6 +120,8 @@ class PodNetwork:
         self.cni = CniExec([d for d in cni_bin_dir.split(":") if d], timeout=plugin_timeout)
         self._network: NetworkConfigList | None = None
         self._host_prepared = False
+        self._masquerade_cidr = ""  # the pod CIDR the masquerade rule set was ensured for, by this process
+        self._host_lock = asyncio.Lock()
         # False: whoever makes the namespaces brings lo up (the runc runtime's sandbox does), so the
         # loopback plugin, a process per pod start, has nothing left to do
         self.loopback = loopback
@@ -144,8 +149,11 @@ class PodNetwork:
         return self.network is not None
 
     async def configure(self, pod_cidr: str) -> None:
-        """Write the configuration list for ``pod_cidr`` (the runtime's update_runtime_config)."""
+        """Write the configuration list for ``pod_cidr`` and install its masquerade rule set (the
+        runtime's update_runtime_config, at every kubelet start: a restart finds the rules in place
+        or puts them back before any pod starts)."""
         self.write_config(pod_cidr)
+        await self._ensure_masquerade(self.pod_cidr)
 
     def write_config(self, pod_cidr: str) -> bool:
         """Write the configuration list for ``pod_cidr``; True if it changed."""
@@ -172,12 +180,32 @@ class PodNetwork:
             lock = self._locks[sandbox_id] = asyncio.Lock()
         return lock
 
-    def _prepare_host(self) -> None:
+    async def _prepare_host(self, net: NetworkConfigList) -> None:
+        """Sysctls and the masquerade rule set, once per process (the rules again for a new pod
+        CIDR): a restarted kubelet corrects whatever changed while it was away."""
         if not self._host_prepared:
             changed = self.sysctls.ensure()
             if changed:
                 log.info("host sysctls set for pod networking (were: %s)", changed)
             self._host_prepared = True
+        await self._ensure_masquerade(_subnet(net))
+
+    async def _ensure_masquerade(self, cidr: str) -> None:
+        if not cidr or self._masquerade_cidr == cidr:
+            return
+        async with self._host_lock:
+            if self._masquerade_cidr != cidr:
+                try:
+                    await self._masquerade(cidr).ensure(cidr)
+                except HostCommandError as e:
+                    raise CniError(f"installing the pod network's masquerade rules: {e}") from None
+                self._masquerade_cidr = cidr
+                log.info("pod network %s: traffic from %s leaving it is masqueraded", self.network_name, cidr)
+
+    def _masquerade(self, pod_cidr: str = "") -> PodMasquerade:
+        cidr = pod_cidr or self.pod_cidr
+        v6 = bool(cidr) and ipaddress.ip_network(cidr, strict=False).version == 6
+        return PodMasquerade(self.network_name, family=6 if v6 else 4)
 
     # -- attachments --------------------------------------------------------------------------
 
@@ -195,7 +223,7 @@ class PodNetwork:
             cached = self.cache.get(net.name, sandbox_id, POD_IFNAME)
             if cached is not None and cached.result is not None and cached.netns == netns_path:
                 return result_ips(cached.result)  # already attached
-            self._prepare_host()
+            await self._prepare_host(net)
             if self.loopback:
                 await self.cni.add_list(loopback_config(), RuntimeConf(sandbox_id, netns_path, "lo"))
             chain = _chain_for(net, rt.capability_args)
@@ -294,7 +322,8 @@ class PodNetwork:
             except Exception as e:
                 report.errors.append(f"DEL {attachment.container_id}: {e}")
         sweeper = self._sweeper()
-        for step in (lambda: sweeper.remove_network(self.network_name), sweeper.remove_unused_hostport_chains):
+        for step in (lambda: sweeper.remove_network(self.network_name), sweeper.remove_unused_hostport_chains,
+                     lambda: self._masquerade().remove()):
             try:
                 report.chains += await step()
             except Exception as e:
@@ -307,6 +336,7 @@ class PodNetwork:
             shutil.rmtree(path, ignore_errors=True)
         self._network = None
         self._host_prepared = False
+        self._masquerade_cidr = ""
         try:
             report.sysctls_restored = self.sysctls.restore()
         except Exception as e:
