@@ -21,7 +21,7 @@ from kybernetes.proxy.model import service_ports
 from kybernetes.proxy.proxier import Proxier
 from kybernetes.testing import TestApiServer, eventually
 from tests.proxy.test_proxier_sync import RecordingIptables
-from tests.support.ports import free_port
+from tests.support.ports import free_port, port_is_free
 
 NODE = "node-a"
 
@@ -158,7 +158,7 @@ async def test_a_port_in_use_is_skipped_and_taken_at_a_later_sync():
 
 async def test_the_service_proxy_serves_a_load_balancers_health_check_node_port(tmp_path):
     start = random.randint(30000, 32000)
-    port = next(p for p in range(start, 32767) if _free(p))  # a node port the apiserver accepts
+    port = next(p for p in range(start, 32767) if port_is_free(p))  # a node port the apiserver accepts
     async with TestApiServer() as srv, srv.client() as client:
         config = ProxyConfig(node_name=NODE, node_ip="127.0.0.1", min_sync_period=0.0, localhost_nodeports=False)
         proxier = Proxier(RecordingIptables(), config, proc_sys=tmp_path)
@@ -187,12 +187,3 @@ async def test_the_service_proxy_serves_a_load_balancers_health_check_node_port(
             await eventually(lambda: proxy.health.ports == {}, timeout=5, what="the listener closed")
         with pytest.raises(OSError):
             await aget(port)
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
