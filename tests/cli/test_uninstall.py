@@ -47,10 +47,11 @@ def _ours(state: hoststate.HostState, names: HostNames, chains: set[str]) -> dic
 
 
 def _chains_of(state: hoststate.HostState, names: HostNames) -> set[str]:
-    """CNI-* chains the rules naming our network jump to or live in."""
+    """CNI-* and KYB-* chains the rules naming our network jump to or live in (the CNI plugins'
+    rules name it in quotes, the kubelet's pod-network masquerade rule in its comment)."""
     chains = set()
     for rule in state.iptables:
-        if f'\\"{names.network}\\"' in rule:
+        if f'\\"{names.network}\\"' in rule or f"kyb pod network {names.network} masquerade" in rule:
             words = rule.split()
             chains |= {w for w in words if w.startswith(("CNI-", "KYB-")) and w != "CNI-HOSTPORT-DNAT"}
     return chains

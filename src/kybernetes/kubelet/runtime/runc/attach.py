@@ -8,7 +8,10 @@ container's terminal) and offers two doors in the container's bundle directory:
              packet we send is written to the container's stdin. When we shut our side down,
              conmon closes the container's stdin, unless it was started with --leave-stdin-open
              (containers without stdinOnce: the next attacher may type too).
-    ctl      a fifo of control lines: "1 <height> <width>\\n" resizes the terminal.
+    ctl      a fifo of control lines: "1 <height> <width>\\n" resizes the terminal. conmon
+             parses only the first line of what one read returns (it applies it once per line),
+             so resizes are sent one at a time, RESIZE_GAP apart, the latest size winning:
+             kubectl attach sends its size plus one, then its size, back to back.
 
 Packets are read as soon as they arrive, whatever the client's pace: conmon writes them with
 blocking writes, so a slow attacher would otherwise stall the container's logging. The socket is
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from kybernetes.kubelet.runtime import protocol as cri
 
+RESIZE_GAP = 0.05  # seconds between two ctl messages, so each reaches conmon in a read of its own
 STDOUT_PACKET = 2
 STDERR_PACKET = 3
 PACKET_SIZE = 65536 + 1
@@ -82,6 +86,8 @@ class AttachSession:
         self.stderr = _drain(self._err)
         self._detached = False
         self._stdin_closed = False
+        self._size: tuple[int, int] | None = None  # the latest resize not yet sent
+        self._resizer: asyncio.Task[None] | None = None
         self._reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
@@ -115,8 +121,17 @@ class AttachSession:
 
     async def resize(self, width: int, height: int) -> None:
         if self._tty and not self._detached and width > 0 and height > 0:
+            self._size = (width, height)
+            if self._resizer is None or self._resizer.done():
+                self._resizer = asyncio.ensure_future(self._send_resizes())
+
+    async def _send_resizes(self) -> None:
+        while self._size is not None and not self._detached:
+            width, height = self._size
+            self._size = None
             with contextlib.suppress(OSError):
                 resize_terminal(self.bundle, width, height)
+            await asyncio.sleep(RESIZE_GAP)
 
     async def wait(self) -> int | None:
         with contextlib.suppress(asyncio.CancelledError):
@@ -132,6 +147,8 @@ class AttachSession:
         if self._detached:
             return
         self._detached = True
+        if self._resizer is not None:
+            self._resizer.cancel()
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
