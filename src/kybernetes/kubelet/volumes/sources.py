@@ -4,7 +4,7 @@ Services, through the client, behind a small per-node cache.
 Kubernetes' kubelet reads these through a cache too (watch-based or TTL-based managers), so a
 node starting twenty pods that share one ConfigMap asks the apiserver once. This one is the
 TTL kind: an object (or its absence) read by GET is served from memory for ``ttl`` seconds of
-the clock, and ``invalidate`` drops it early. A resync of volumes therefore sees a changed
+the clock, and ``invalidate`` drops it early; concurrent misses of one object share one read. A resync of volumes therefore sees a changed
 ConfigMap at most ``ttl`` seconds late.
 
 Not found is a ``SourceError`` with ``not_found=True`` and the message the kubelet gives
@@ -13,6 +13,7 @@ Not found is a ``SourceError`` with ``not_found=True`` and the message the kubel
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ class ObjectCache:
         self.ttl = ttl
         self.clock = clock or REAL_CLOCK
         self._entries: dict[tuple[str, str, str], _Entry] = {}
+        self._inflight: dict[tuple[str, str, str], asyncio.Future[_Entry]] = {}
         self.reads = 0  # API calls made (for tests and metrics)
 
     def _fresh(self, key: tuple[str, str, str]) -> _Entry | None:
@@ -58,20 +60,31 @@ class ObjectCache:
         key = (resource.resource, namespace, name)
         entry = self._fresh(key)
         if entry is None:
-            self.reads += 1
-            try:
-                value = await self.client.get_or_none(resource, name, namespace)
-            except ApiError as e:
-                word = _KIND_WORD.get(resource.resource, resource.resource)
-                raise SourceError(f"failed to fetch {word} {name!r}: {e}") from None
-            except OSError as e:
-                raise SourceError(f"failed to fetch {resource.resource} {namespace}/{name}: {e}") from None
-            entry = _Entry(self.clock.now(), value)
-            self._entries[key] = entry
+            # One read per object at a time: a resync wakes every pod of the node at once, and
+            # they mostly share their ConfigMaps (kube-root-ca.crt) and Secrets.
+            pending = self._inflight.get(key)
+            if pending is None:
+                pending = self._inflight[key] = asyncio.ensure_future(self._read(resource, namespace, name))
+                pending.add_done_callback(lambda done: self._inflight.pop(key) if self._inflight.get(key) is done
+                                          else None)
+            entry = await asyncio.shield(pending)
         if entry.value is None:
             word = _KIND_WORD.get(resource.resource, resource.resource)
             raise SourceError(f'{word} "{name}" not found', not_found=True)
         return entry.value
+
+    async def _read(self, resource: Resource, namespace: str, name: str) -> _Entry:
+        self.reads += 1
+        try:
+            value = await self.client.get_or_none(resource, name, namespace)
+        except ApiError as e:
+            word = _KIND_WORD.get(resource.resource, resource.resource)
+            raise SourceError(f"failed to fetch {word} {name!r}: {e}") from None
+        except OSError as e:
+            raise SourceError(f"failed to fetch {resource.resource} {namespace}/{name}: {e}") from None
+        entry = _Entry(self.clock.now(), value)
+        self._entries[(resource.resource, namespace, name)] = entry
+        return entry
 
     async def get(self, resource: Resource, namespace: str, name: str) -> Obj:
         """Any object by name (``namespace`` "" for cluster-scoped kinds)."""
