@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kybernetes.kubelet.volumes.context import Obj, VolumeContext, file_mode
-from kybernetes.kubelet.volumes.errors import SourceError, VolumeSetupError
-from kybernetes.kubelet.volumes.projection import DEFAULT_MODE, Payload, key_paths, write_volume
+from kybernetes.kubelet.volumes.projection import DEFAULT_MODE, Payload, object_payload, write_volume
 from kybernetes.kubelet.volumes.sources import config_map_data
 
 PLUGIN = "configmap"
@@ -15,15 +14,8 @@ MISSING_KEY = "configmap references non-existent config key: {key}"
 
 async def payload(ctx: VolumeContext, volume: str, source: Obj, default_mode: int) -> Payload:
     name = str(source.get("name") or "")
-    optional = bool(source.get("optional"))
-    try:
-        config_map = await ctx.sources.config_map(ctx.namespace, name)
-    except SourceError as e:
-        if e.not_found and optional:
-            return {}
-        raise VolumeSetupError(volume, str(e)) from None
-    return key_paths(volume, config_map_data(config_map), source.get("items"), default_mode,
-                     optional=optional, missing=MISSING_KEY)
+    return await object_payload(volume, lambda: ctx.sources.config_map(ctx.namespace, name), config_map_data,
+                                source, default_mode, MISSING_KEY)
 
 
 async def set_up(ctx: VolumeContext, volume: Obj) -> Path:

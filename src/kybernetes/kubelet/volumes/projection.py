@@ -9,12 +9,13 @@ Secret and projected volumes sit on a tmpfs so that their contents never reach t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from kybernetes.kubelet.volumes import fs
 from kybernetes.kubelet.volumes.atomic_writer import AtomicWriter, FileProjection, PayloadError
 from kybernetes.kubelet.volumes.context import Obj, VolumeContext, file_mode
-from kybernetes.kubelet.volumes.errors import VolumeSetupError
+from kybernetes.kubelet.volumes.errors import SourceError, VolumeSetupError
 
 DEFAULT_MODE = 0o644
 
@@ -36,6 +37,20 @@ def key_paths(volume: str, data: dict[str, bytes], items: list[Obj] | None, defa
             raise VolumeSetupError(volume, missing.format(key=key))
         payload[str(item.get("path") or key)] = FileProjection(data[key], file_mode(item.get("mode"), default_mode))
     return payload
+
+
+async def object_payload(volume: str, read: Callable[[], Awaitable[Obj]], data_of: Callable[[Obj], dict[str, bytes]],
+                         source: Obj, default_mode: int, missing: str) -> Payload:
+    """The files of a ConfigMap or Secret source: its keys (or ``items``), nothing when it is
+    optional and absent, a VolumeSetupError naming the volume otherwise."""
+    optional = bool(source.get("optional"))
+    try:
+        obj = await read()
+    except SourceError as e:
+        if e.not_found and optional:
+            return {}
+        raise VolumeSetupError(volume, str(e)) from None
+    return key_paths(volume, data_of(obj), source.get("items"), default_mode, optional=optional, missing=missing)
 
 
 def write_volume(ctx: VolumeContext, plugin: str, volume: str, payload: Payload, *, memory: bool) -> Path:
