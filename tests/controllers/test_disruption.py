@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
 from kybernetes.api.errors import ApiError
-from kybernetes.client import ApiClient, SharedInformerFactory
+from kybernetes.client import ApiClient
 from kybernetes.client.resource import DEPLOYMENTS, PODDISRUPTIONBUDGETS, PODS, REPLICASETS, STATEFULSETS
-from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.disruption import DisruptionController, SyncError, scaled_value
 from kybernetes.util.clock import FakeClock
+from tests.controllers.harness import running_controller
 
 LABELS = {"app": "web"}
 TEMPLATE = {"metadata": {"labels": LABELS}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
 
 
-@contextlib.asynccontextmanager
-async def disruption(client, *, clock=None, run=False):
-    informers = SharedInformerFactory(client)
-    ctx = ControllerContext(client, informers, **({"clock": clock} if clock else {}))
-    controller = DisruptionController(ctx)
-    informers.start()
-    assert await informers.wait_for_cache_sync(5)
-    task = asyncio.create_task(controller.run()) if run else None
-    try:
-        yield controller
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await informers.shutdown()
+def disruption(client, *, clock=None, run=False):
+    return running_controller(client, DisruptionController, clock=clock, run=run)
 
 
 def ref(owner, kind, api_version="apps/v1"):

@@ -4,11 +4,9 @@ checks; reconcile steps on a seeded cache and end-to-end runs against the real a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
-from kybernetes.client import SharedInformerFactory
 from kybernetes.client.resource import (
     CONFIGMAPS,
     CUSTOMRESOURCEDEFINITIONS,
@@ -17,12 +15,12 @@ from kybernetes.client.resource import (
     PODS,
     REPLICASETS,
 )
-from kybernetes.controllers.base import ControllerContext
 from kybernetes.controllers.garbagecollector import GarbageCollector
 from kybernetes.controllers.garbagecollector_refs import remove_refs_patch
 from kybernetes.testing.apiserver import TestApiServer
 from kybernetes.testing.recording import RecordingClient
 from kybernetes.testing.waiting import eventually
+from tests.controllers.harness import running_controller
 
 LABELS = {"app": "web"}
 TEMPLATE = {"metadata": {"labels": LABELS}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
@@ -43,21 +41,8 @@ async def client(srv):
         await c.close()
 
 
-@contextlib.asynccontextmanager
-async def collector(client, *, run=True):
-    informers = SharedInformerFactory(client)
-    gc = GarbageCollector(ControllerContext(client, informers))
-    informers.start()
-    assert await informers.wait_for_cache_sync(10)
-    task = asyncio.create_task(gc.run()) if run else None
-    try:
-        yield gc
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await informers.shutdown()
+def collector(client, *, run=True):
+    return running_controller(client, GarbageCollector, run=run, sync_timeout=10)
 
 
 
