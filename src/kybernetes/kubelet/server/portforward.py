@@ -80,16 +80,9 @@ class PortForwardSession:
                 return  # the error stream carries nothing from the client
             if pair.writer is None:
                 pair.pending.append(frame.payload)
-            elif frame.payload:
-                pair.writer.write(frame.payload)
-                with contextlib.suppress(ConnectionError):
-                    await pair.writer.drain()
-            if frame.fin:
-                if pair.writer is None:
-                    pair.client_fin = True
-                elif pair.writer.can_write_eof():
-                    with contextlib.suppress(OSError):
-                        pair.writer.write_eof()
+                pair.client_fin = pair.client_fin or frame.fin
+            else:
+                await _to_pod(pair.writer, frame.payload, fin=frame.fin)
         elif isinstance(frame, spdy.Ping):
             await self.send(self.conn.ping(frame.ping_id))
         elif isinstance(frame, spdy.RstStream):
@@ -140,11 +133,8 @@ class PortForwardSession:
         except (cri.RuntimeServiceError, OSError) as e:
             await self._fail(pair, f"error forwarding port {pair.port} to pod {self.pod}: {e}")
             return
-        for early in pair.pending:
-            pair.writer.write(early)
-        pair.pending.clear()
-        if pair.client_fin and pair.writer.can_write_eof():
-            pair.writer.write_eof()
+        early, pair.pending = b"".join(pair.pending), []
+        await _to_pod(pair.writer, early, fin=pair.client_fin)
         try:
             while chunk := await reader.read(READ_SIZE):
                 await self.send(self.conn.data(pair.data_id, chunk))
@@ -154,6 +144,22 @@ class PortForwardSession:
         finally:
             pair.writer.close()
         await self._finish(pair)
+
+
+async def _to_pod(writer: asyncio.StreamWriter, payload: bytes, *, fin: bool) -> None:
+    """The client's bytes (and its half-close) to the pod, unless the pod side is gone already.
+
+    The pod may close its end while the client's last frames are still in flight; writing to a
+    closed transport raises (RuntimeError on uvloop), and must not end the whole session.
+    """
+    if writer.is_closing():
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError, OSError):
+        if payload:
+            writer.write(payload)
+            await writer.drain()
+        if fin and writer.can_write_eof() and not writer.is_closing():
+            writer.write_eof()
 
 
 async def handle_port_forward(request: web.Request, resolver: PodResolver) -> web.StreamResponse:
