@@ -11,16 +11,42 @@ Every sleep and timeout goes through kybernetes.util.clock, so tests run it on a
 This package imports only kybernetes.api and kybernetes.util.
 """
 
-from kybernetes.client.errors import ApiConnectionError, ExpiredError
-from kybernetes.client.events import EventRecorder
-from kybernetes.client.indexer import Indexer, object_key, split_key
-from kybernetes.client.informer import Informer, SharedInformerFactory
-from kybernetes.client.leader_election import LeaderElector
-from kybernetes.client.ratelimit import TokenBucket
-from kybernetes.client.resource import Resource
-from kybernetes.client.rest import ApiClient
-from kybernetes.client.watch import WatchEvent, WatchStream
-from kybernetes.client.workqueue import ShutDown, WorkQueue
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are loaded on first use (PEP 562), so a process that needs only kubeconfig handling
+# (the `kyb up` supervisor) doesn't import aiohttp with the REST client.
+_WHERE = {
+    "ApiConnectionError": "errors", "ExpiredError": "errors", "EventRecorder": "events",
+    "Indexer": "indexer", "object_key": "indexer", "split_key": "indexer",
+    "Informer": "informer", "SharedInformerFactory": "informer", "LeaderElector": "leader_election",
+    "TokenBucket": "ratelimit", "Resource": "resource", "ApiClient": "rest",
+    "WatchEvent": "watch", "WatchStream": "watch", "ShutDown": "workqueue", "WorkQueue": "workqueue",
+}
+
+if TYPE_CHECKING:
+    from kybernetes.client.errors import ApiConnectionError, ExpiredError
+    from kybernetes.client.events import EventRecorder
+    from kybernetes.client.indexer import Indexer, object_key, split_key
+    from kybernetes.client.informer import Informer, SharedInformerFactory
+    from kybernetes.client.leader_election import LeaderElector
+    from kybernetes.client.ratelimit import TokenBucket
+    from kybernetes.client.resource import Resource
+    from kybernetes.client.rest import ApiClient
+    from kybernetes.client.watch import WatchEvent, WatchStream
+    from kybernetes.client.workqueue import ShutDown, WorkQueue
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ApiClient",
