@@ -13,8 +13,9 @@ This package imports only kybernetes.api and kybernetes.util.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kybernetes.util.lazy_exports import lazy_exports
 
 # Names are loaded on first use (PEP 562), so a process that needs only kubeconfig handling
 # (the `kyb up` supervisor) doesn't import aiohttp with the REST client.
@@ -39,14 +40,7 @@ if TYPE_CHECKING:
     from kybernetes.client.workqueue import ShutDown, WorkQueue
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _WHERE, globals())
 
 __all__ = [
     "ApiClient",

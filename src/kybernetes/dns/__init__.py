@@ -17,7 +17,19 @@ kybernetes.api.dns_config (pure, used by the kubelet).
 This package imports only kybernetes.client, kybernetes.api and kybernetes.util.
 """
 
-from kybernetes.dns.cluster_dns import ClusterDns, DnsConfig
-from kybernetes.dns.kube_dns_service import DEFAULT_CLUSTER_IP, ensure_kube_dns, remove_node_endpoint
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kybernetes.util.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from kybernetes.dns.cluster_dns import ClusterDns, DnsConfig
+    from kybernetes.dns.kube_dns_service import DEFAULT_CLUSTER_IP, ensure_kube_dns, remove_node_endpoint
+
+# Loaded on first use: `kyb up` validates --dns-upstream (dns/forward.py) without the server.
+__getattr__ = lazy_exports(__name__, {
+    "ClusterDns": "cluster_dns", "DnsConfig": "cluster_dns", "DEFAULT_CLUSTER_IP": "kube_dns_service",
+    "ensure_kube_dns": "kube_dns_service", "remove_node_endpoint": "kube_dns_service"}, globals())
 
 __all__ = ["DEFAULT_CLUSTER_IP", "ClusterDns", "DnsConfig", "ensure_kube_dns", "remove_node_endpoint"]
