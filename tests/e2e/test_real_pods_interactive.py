@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import select
 import signal
 import struct
@@ -88,6 +89,44 @@ class PtyKubectl:
         os.close(self.master)
 
 
+_CSI = re.compile(rb"\x1b\[([0-9;?]*)([@-~])")
+
+
+def screen_lines(output: bytes) -> list[str]:
+    """The lines a terminal would show for ``output``: CR, backspace, cursor left/right and
+    clear-to-end applied within each line, other escape sequences dropped."""
+    shown = []
+    for raw in output.split(b"\n"):
+        line: list[str] = []
+        cursor = 0
+        pos = 0
+        while pos < len(raw):
+            csi = _CSI.match(raw, pos)
+            if csi:
+                count = int(csi.group(1)) if csi.group(1).isdigit() else 1
+                kind = csi.group(2)
+                if kind in (b"J", b"K") and csi.group(1) in (b"", b"0"):
+                    del line[cursor:]
+                elif kind == b"D":
+                    cursor = max(0, cursor - count)
+                elif kind == b"C":
+                    cursor += count
+                pos = csi.end()
+                continue
+            char = raw[pos:pos + 1]
+            pos += 1
+            if char == b"\r":
+                cursor = 0
+            elif char == b"\b":
+                cursor = max(0, cursor - 1)
+            elif char >= b" ":
+                line.extend(" " * (cursor - len(line)))
+                line[cursor:cursor + 1] = [char.decode("latin-1")]
+                cursor += 1
+        shown.append("".join(line).rstrip())
+    return shown
+
+
 @contextlib.contextmanager
 def pty_kubectl(rc, *args: str, **size):
     session = PtyKubectl(rc, *args, **size)
@@ -161,9 +200,10 @@ def test_attach_it_to_a_tty_container_echoes_input(rc):
         k.expect(b"If you don't see a command prompt")
         k.send(b"echo typed-$((6 * 7)); sleep 1; busybox stty size\r")
         out = k.expect(b"typed-42")
-        # the container's terminal echoed the input (a resize landing mid-line makes the shell
-        # redraw it, so only its start is sure to appear in one piece)
-        assert b"echo typed-$((6" in out
+        # the container's terminal echoed the input; a resize landing mid-line makes the shell
+        # redraw the line (CR, prompt, the line so far, clear to the end), so read it as shown
+        assert any(line.endswith("echo typed-$((6 * 7)); sleep 1; busybox stty size")
+                   for line in screen_lines(out)), out
         # kubectl attach sends the size plus one, then the size (to force a redraw): the terminal
         # ends at 30x100, which a loaded machine may apply after the first stty ran.
         for attempt in range(10):

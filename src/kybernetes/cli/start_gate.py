@@ -22,7 +22,7 @@ PRELOAD = {
     "controller-manager": ("kybernetes.controllers.manager", "kybernetes.controllers.registry"),
     "kubelet": ("kybernetes.kubelet.real_node", "kybernetes.kubelet.log_rotation"),
     "proxy": ("kybernetes.proxy", "kybernetes.proxy.iptables"),
-    "dns": ("kybernetes.dns", "kybernetes.dns.forward"),
+    "dns": ("kybernetes.dns.cluster_dns", "kybernetes.dns.kube_dns_service", "kybernetes.dns.forward"),
     "simulate-nodes": ("kybernetes.kubelet.simulated",),
 }
 
