@@ -1,6 +1,7 @@
 """The apiserver process: configuration, the aiohttp application, and the serve loop.
 
-    request ─► bind_metrics ─► observe (metrics) ─► Status errors ─► authn (401) ─► authz (403)
+    request ─► bind_metrics ─► observe (metrics) ─► Status errors ─► authn (401)
+            ─► impersonation (Impersonate-* headers: 400/403, else act as that user) ─► authz (403)
             ─► /version /api /apis... (discovery) | /healthz... | /metrics
             ─► /api/{tail} and /apis/{tail}: the generic REST handlers (handlers.py)
 
@@ -40,6 +41,7 @@ from kybernetes.apiserver.crd_controller import setup_crds
 from kybernetes.apiserver.discovery import setup_discovery
 from kybernetes.apiserver.handlers import ResourceHandlers, request_info_of
 from kybernetes.apiserver.health import health_checks, setup_health
+from kybernetes.apiserver.impersonation import impersonation_middleware
 from kybernetes.apiserver.metrics import observe_request, setup_metrics
 from kybernetes.apiserver.metrics_api import setup_metrics_api
 from kybernetes.apiserver.objects import ObjectStore
@@ -172,7 +174,8 @@ def build_app(config: ApiServerConfig, store: Store, registry: Registry,
         authorizer = AuthorizerChain([SystemMasters(), rbac.authorizer])
     app = web.Application(
         middlewares=[observe_middleware, status_errors_middleware,
-                     authentication_middleware(authenticator), authorization_middleware(authorizer),
+                     authentication_middleware(authenticator), impersonation_middleware(authorizer),
+                     authorization_middleware(authorizer),
                      rbac_write_middleware(rbac, request_info_of),
                      admission_request_middleware],
         client_max_size=4 * 1024 * 1024,
