@@ -19,7 +19,8 @@ on Kubernetes.
 
 The decision is Kubernetes': ALLOW when any binding that names the user refers to a role with a
 rule covering the request (authz_rbac_rules.py), else NO_OPINION, with a reason only when a
-binding refers to a role that does not exist.
+binding refers to a role that does not exist. ``rules_for`` lists the same bindings' rules for
+one user and namespace (SelfSubjectRulesReview, rules_review.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import orjson
 
 from kybernetes.api.registry import ResourceInfo
+from kybernetes.apiserver.authn import UserInfo
 from kybernetes.apiserver.authz import Attributes, Decision
 from kybernetes.apiserver.authz_rbac_rules import CompiledRule, compile_rules, subject_key, subject_text
 from kybernetes.apiserver.keys import resource_prefix
@@ -158,6 +160,28 @@ class RbacIndex:
             return Decision.no_opinion("RBAC: " + ", ".join(sorted(set(missing))))
         return Decision.no_opinion()
 
+    def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[CompiledRule], list[str]]:
+        """Every rule granted to ``user`` cluster-wide and, with a namespace, in it (Kubernetes'
+        RulesFor): ClusterRoleBindings, then the namespace's RoleBindings, each binding once in
+        name order, its role's rules in order. Also the errors met: roles that do not exist."""
+        subjects = [("user", user.name), *(("group", g) for g in user.groups)]
+        rules: list[CompiledRule] = []
+        problems: list[str] = []
+        for scope in ("", namespace) if namespace else ("",):
+            applying: dict[str, BindingEntry] = {}
+            for kind, name in subjects:
+                for key, entries in (self.bindings.get((scope, kind, name)) or {}).items():
+                    if entries:
+                        applying.setdefault(key, entries[0])
+            for key in sorted(applying):
+                entry = applying[key]
+                role_rules = self._rules_of(entry)
+                if role_rules is None:
+                    problems.append(_not_found(entry))
+                else:
+                    rules.extend(role_rules)
+        return rules, problems
+
     def _rules_of(self, entry: BindingEntry) -> tuple[CompiledRule, ...] | None:
         if entry.role_kind == "ClusterRole":
             return self.cluster_roles.get(entry.role_name)
@@ -254,6 +278,10 @@ class RbacAuthorizer:
 
     def authorize(self, attrs: Attributes) -> Decision:
         return self.index.authorize(attrs)
+
+    def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[CompiledRule], list[str]]:
+        """The rules RBAC grants ``user`` in ``namespace`` and the errors met (RbacIndex.rules_for)."""
+        return self.index.rules_for(user, namespace)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

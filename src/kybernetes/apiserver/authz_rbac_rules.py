@@ -21,7 +21,7 @@ Rules are compiled once, when the index is built, into sets: a request checks me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kybernetes.apiserver.authz import Attributes
@@ -43,6 +43,9 @@ class CompiledRule:
     names: frozenset[str]
     urls: tuple[str, ...]  # exact paths
     url_prefixes: tuple[str, ...]  # "/apis/*" -> "/apis/"; "*" -> ""
+    # The rule as written (its string lists, in order), for listing a user's rules
+    # (SelfSubjectRulesReview); not part of matching.
+    policy: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def allows(self, attrs: Attributes) -> bool:
         verbs = self.verbs
@@ -82,7 +85,21 @@ def compile_rule(rule: Any) -> CompiledRule | None:
             exact.append(url)
     return CompiledRule(verbs=_strings(rule.get("verbs")), groups=_strings(rule.get("apiGroups")),
                         resources=_strings(rule.get("resources")), names=_strings(rule.get("resourceNames")),
-                        urls=tuple(sorted(exact)), url_prefixes=tuple(sorted(prefixes)))
+                        urls=tuple(sorted(exact)), url_prefixes=tuple(sorted(prefixes)),
+                        policy=policy_lists(rule))
+
+
+POLICY_FIELDS = ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs")
+
+
+def policy_lists(rule: dict[str, Any]) -> dict[str, list[str]]:
+    """A stored PolicyRule's string lists, in their order, without anything that is not a string."""
+    out: dict[str, list[str]] = {}
+    for name in POLICY_FIELDS:
+        value = rule.get(name)
+        if isinstance(value, list):
+            out[name] = [v for v in value if isinstance(v, str)]
+    return out
 
 
 def compile_rules(rules: Any) -> tuple[CompiledRule, ...]:

@@ -1,6 +1,7 @@
 """Create-only "review" resources: questions to the server that are answered, never stored.
 
     selfsubjectaccessreviews   may I do X?           (kubectl auth can-i)
+    selfsubjectrulesreviews    what may I do here?   (kubectl auth can-i --list; rules_review.py)
     subjectaccessreviews       may user U do X?
     localsubjectaccessreviews  ... within one namespace
     selfsubjectreviews         who am I?             (kubectl auth whoami)
@@ -21,6 +22,7 @@ from kybernetes.apiserver.authn import UserInfo, request_user
 from kybernetes.apiserver.authz import Attributes as AuthzAttributes
 from kybernetes.apiserver.request_info import RequestInfo
 from kybernetes.apiserver.responses import object_response
+from kybernetes.apiserver.rules_review import rules_review
 
 
 def _user_from_spec(spec: dict[str, Any]) -> UserInfo:
@@ -60,6 +62,8 @@ async def handle_review(handlers, request: web.Request, ri: RequestInfo, info: R
     if key == ("authentication.k8s.io", "selfsubjectreviews"):
         obj["status"] = {"userInfo": requester.to_dict()}
         return object_response(_typed(info, obj), 201)
+    if key == ("authorization.k8s.io", "selfsubjectrulesreviews") and authorizer is not None:
+        return object_response(_typed(info, rules_review(authorizer, requester, spec)), 201)
     if key[0] == "authorization.k8s.io" and key[1].endswith("accessreviews") and authorizer is not None:
         if key[1] == "selfsubjectaccessreviews":
             user = requester
