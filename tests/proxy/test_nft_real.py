@@ -80,6 +80,7 @@ async def test_no_endpoints_reject_then_endpoints_then_partial_changes(cluster: 
     await cluster.programmed(since)
     assert set(await cluster.netns_get(lab.client, ip, 80, 15)) == {lab.pod_name(1)}
     assert proxier.full_syncs == full_before  # partial syncs did all of it
+    assert proxier.nft.netlink_transactions >= 2  # ...over our own netlink socket, not nft -f
 
 
 async def test_session_affinity_pins_one_backend(cluster: Cluster):

@@ -6,7 +6,8 @@ table of its own driven by ``nft -f -`` transactions.
         re-derive NftService values for the pending services (pure: nft_rules.py)
         partial sync: the changed services' map elements deleted/added, their chains flushed and
                       refilled, the chains and affinity sets they dropped deleted: one transaction
-                      whose size follows the change, not the number of services
+                      whose size follows the change, not the number of services (committed over
+                      netlink without an nft process when nft_compile.py understands all of it)
         full sync:    (start, failure, table gone, every full_sync_period) the table's base chains
                       and maps rewritten, every service's chains written, and whatever the kernel
                       holds that no service wants (listed with nft) deleted: one transaction

@@ -28,9 +28,12 @@ Two departures from kube-proxy's nftables layout, both measured on nft 1.0.6 / k
 - no ``numgen random mod n vmap {...}``: each is an anonymous set, and the kernel names a new
   anonymous set by scanning every set in the table - quadratic (4k services: 4.7 s against
   0.3 s for the same choice as a rule cascade; 10k: minutes);
-- no endpoint chains (but for affinity): ``nft`` reads every chain of the ruleset before it
-  applies any rule or element change, so a 5-endpoint service costing 6 chains instead of 1
-  makes a one-service change at 10k services cost ~0.5 s instead of ~80 ms.
+- no endpoint chains (but for affinity): what a change costs grows with the chains and rules of
+  the table. ``nft`` (1.0.6) dumps every chain of the family before it applies any rule or
+  element change (partial syncs avoid that now: nft_tool.py commits them over netlink), and the
+  kernel re-validates every chain reachable from the base chains - each service chain once per
+  nat hook - on every commit that adds a rule or a jump/goto element. 6 chains per 5-endpoint
+  service instead of 1 made a one-service change at 10k services cost ~0.5 s instead of ~80 ms.
 
 Which endpoints serve what comes from topology.py, exactly as in the iptables mode
 (rules_service.py), so both modes agree. Names carry a hash of what they stand for plus the

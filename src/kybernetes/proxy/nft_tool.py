@@ -75,9 +75,11 @@ class Nft:
             await asyncio.to_thread(self._socket.commit, messages)
             return True
         except NetlinkError as e:
-            if self._socket is not None and not e.code:
-                self._socket.close()  # an answer went missing: start the next batch on a fresh socket
-                self._socket = None
+            if e.uncertain:
+                # Committed or not, nobody knows: fail the sync (the proxier's next one is a full one)
+                # and start over on a fresh socket.
+                self.close()
+                raise NftError(f"nf_tables netlink batch outcome unknown: {e}") from None
             log.debug("netlink batch not committed, running nft -f instead: %s", e)
             return False
 
