@@ -1,6 +1,6 @@
 """``kyb proxy``: the Service proxy for one node (flags named as kube-proxy's).
 
-The default mode is nftables (a table of its own, one ``nft -f`` transaction a sync): on hosts
+The default mode is nftables (a table of its own, one atomic transaction a sync): on hosts
 whose iptables is the nf_tables backend, iptables-restore takes tens of seconds at thousands of
 services where nft takes a second or two (bench/proxy.py). iptables stays fully supported.
 

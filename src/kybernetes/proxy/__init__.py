@@ -1,7 +1,7 @@
 """kybernetes.proxy: the Service proxy (kube-proxy's nftables and iptables modes), run as ``kyb proxy``.
 
     Services, EndpointSlices ──informers──► Proxier ──► iptables-restore --noflush (our chains only)
-                                        or  NftProxier ──► nft -f - (a table of its own: ip kybernetes-proxy)
+                                        or  NftProxier ──► nft -f - / netlink batch (own table: ip kybernetes-proxy)
                                               │
         model.py         objects -> ServicePort / Endpoint values (pure)
         topology.py      which endpoints serve cluster / node-local traffic (ready, then terminating),
