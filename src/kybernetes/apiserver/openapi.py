@@ -2,7 +2,7 @@
 
     GET /openapi/v3                 {"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=H"}, ...}}
     GET /openapi/v3/apis/apps/v1    {"openapi": "3.0.0", "info", "paths", "components": {"schemas"}}
-    GET /openapi/v2                 404: kubectl asks for v2 only as protobuf and copes without it
+    GET /openapi/v2                 a Swagger 2.0 document without definitions (protobuf or JSON)
 
 Why it matters: kubectl ``apply``, ``create -f``, ``replace`` and ``edit`` validate by default
 and fail ("failed to download openapi") when there is no OpenAPI at all; with a document whose
@@ -272,6 +272,26 @@ def _not_modified(request: web.Request, etag: str) -> bool:
     return etag in tags or "*" in tags
 
 
+# kubectl reads /openapi/v2 (protobuf only) for one thing: client-side validation of a kind whose
+# group/version document has no PATCH operation to learn server-side validation from (the
+# create-only reviews, bindings, evictions, token requests). A kind the v2 document doesn't
+# define is not validated client-side (the server validates it on create); without any v2
+# document, `kubectl create -f` of such a kind fails with "failed to download openapi".
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"  # asked for with "@v1.0"
+V2_DOCUMENT = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": kybernetes.KUBERNETES_VERSION},
+               "paths": {}, "definitions": {}}
+
+
+def _proto_string(field: int, value: str) -> bytes:
+    raw = value.encode()
+    return bytes([field << 3 | 2, len(raw)]) + raw  # every string here is shorter than 128 bytes
+
+
+# gnostic openapi_v2.Document: 1 swagger, 2 info (Info: 1 title, 2 version)
+_INFO = _proto_string(1, V2_DOCUMENT["info"]["title"]) + _proto_string(2, V2_DOCUMENT["info"]["version"])
+V2_DOCUMENT_PROTOBUF = _proto_string(1, "2.0") + bytes([2 << 3 | 2, len(_INFO)]) + _INFO
+
+
 def setup_openapi(app: web.Application, registry: Registry, library: SchemaLibrary | None = None,
                   ) -> OpenApiDocuments:
     """Register /openapi/v3, /openapi/v3/{group/version} and a 404 /openapi/v2 on ``app``.
@@ -316,7 +336,12 @@ def setup_openapi(app: web.Application, registry: Registry, library: SchemaLibra
         return _json_response(body, etag, headers)
 
     async def get_v2(request: web.Request) -> web.StreamResponse:
-        raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        accept = request.headers.get("Accept", "")
+        if "com.github.proto-openapi.spec.v2" in accept or "application/vnd.kubernetes.protobuf" in accept:
+            return web.Response(body=V2_DOCUMENT_PROTOBUF, headers={"Content-Type": V2_PROTOBUF})
+        if _json_accepted(accept):
+            return web.json_response(V2_DOCUMENT)
+        raise errors.not_acceptable("the OpenAPI v2 document is served as protobuf or JSON")
 
     app.router.add_get("/openapi/v3", get_index)
     app.router.add_get("/openapi/v3/{path:.+}", get_document)
