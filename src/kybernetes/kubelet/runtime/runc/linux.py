@@ -1,4 +1,4 @@
-"""The few Linux calls the runtime makes itself: mount, umount, setns, and process checks.
+"""The few Linux calls the runtime makes itself: mount, umount, setns, unshare, and process checks.
 
 ctypes on libc rather than ``mount``/``umount`` subprocesses: a pod start and removal make
 several of these, and a fork+exec each would cost milliseconds for nothing.
@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
+import socket
+import struct
 from pathlib import Path
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p)
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 _libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
+_libc.unshare.argtypes = (ctypes.c_int,)
 
 MS_BIND = 4096
 MS_REC = 16384
@@ -22,6 +26,11 @@ MS_PRIVATE = 1 << 18
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUTS = 0x04000000
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
 
 
 def _check(result: int, what: str) -> None:
@@ -48,6 +57,19 @@ def umount(target: str, *, detach: bool = True) -> bool:
 
 def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(fd, nstype), "setns")
+
+
+def unshare(flags: int) -> None:
+    """Move the calling thread (only it: namespaces belong to tasks) into new namespaces."""
+    _check(_libc.unshare(flags), "unshare")
+
+
+def set_link_up(name: str) -> None:
+    """Bring interface ``name`` of the calling thread's network namespace up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH22x", name.encode(), 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | IFF_UP))
 
 
 def mount_points() -> set[str]:

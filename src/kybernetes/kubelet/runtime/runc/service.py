@@ -2,7 +2,7 @@
 
     run_pod_sandbox     namespaces (sandbox.py) ─► CNI ADD (the injected network) ─► hosts etc.
     create_container    rootfs from the image store ─► config.json (spec.py) ─► conmon + runc create
-    start_container     runc start; conmon's exit is watched (conmon.ConmonWatch)
+    start_container     runc start's work (conmon.Runc.start); conmon's exit is watched (conmon.ConmonWatch)
     stop_container      stop signal, grace period, SIGKILL; returns once it exited
     remove_container    runc delete, rootfs released, bundle and cgroup removed
     stop_pod_sandbox    containers killed, CNI DEL; remove_pod_sandbox unmounts and deletes
@@ -214,11 +214,14 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         record = SandboxRecord(sandbox_id, config, now_ns(),
                                dir=str(self.host.sandbox_dir(sandbox_id)),
                                cgroup_parent=parent or f"/{self.cgroup_root}/pod{sandbox_id[:16]}")
-        self.store.save_sandbox(record)  # first: a crash from here on leaves something to clean up
+        # The namespace files it is about to make are in the record from the start: a crash from
+        # here on leaves something to clean up, and a runtime that re-adopts the record finds
+        # them (or finds them missing: then the sandbox is not ready).
+        record.netns, record.ipcns, record.utsns = self.host.ns_paths(sandbox_id, config)
+        self.store.save_sandbox(record)
         self._sandboxes[sandbox_id] = record
         try:
-            record.netns, record.ipcns, record.utsns = await self.host.create_namespaces(sandbox_id, config)
-            self.store.save_sandbox(record)
+            await self.host.create_namespaces(sandbox_id, config)
             if record.netns:
                 meta = config.metadata
                 ips = await self.network.setup(record.netns, sandbox_id, meta.namespace, meta.name, meta.uid,
