@@ -6,7 +6,9 @@
         work/            overlayfs' scratch dir (same filesystem as upper/)
         rootfs/          the overlay mount: lowerdir = the image's layers, top layer first
 
-The kernel takes the mount options in one page (4 KiB), so the lowerdirs are given relative to
+The kernel takes the mount options in one page (4 KiB). The mount is made by mount(2) itself
+with absolute lowerdirs when they fit (a few dozen layers: nearly every image; a ``mount``
+process per container start cost milliseconds of CPU); beyond that they are given relative to
 the store's layers/ dir (``<hex>/fs``, 67 bytes each) and ``mount`` runs with that as its working
 directory: ~60 layers fit. An image without layers gets an empty lowerdir. Preparing is
 idempotent (a second call for the same container returns the existing mount) and so is
@@ -32,7 +34,9 @@ from kybernetes.kubelet.images.store import ImageStore
 _CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MNT_DETACH = 2
 TOUCH_INTERVAL = 60.0  # seconds between writes of an image's last_used by container starts
+_PAGE = 4096  # the kernel copies at most this much of mount(2)'s data, NUL included
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
 
 
 @dataclass(frozen=True)
@@ -119,9 +123,16 @@ def _find_image(store: ImageStore, name: str):
 
 
 def _mount_overlay(store: ImageStore, mount: RootfsMount, layers: list[str]) -> None:
+    options = f"lowerdir={':'.join(mount.lowerdirs)},upperdir={mount.upperdir},workdir={mount.workdir}"
+    if len(options) < _PAGE:
+        if _libc.mount(b"overlay", mount.path.encode(), b"overlay", 0, options.encode()) != 0:
+            err = ctypes.get_errno()
+            raise ImageStoreError(f"mounting the root filesystem of {mount.container_id} failed: "
+                                  f"{os.strerror(err)}")
+        return
     lowers = [f"{d.removeprefix('sha256:')}/fs" for d in reversed(layers)] or ["empty"]
     options = f"lowerdir={':'.join(lowers)},upperdir={mount.upperdir},workdir={mount.workdir}"
-    if len(options) >= 4096:
+    if len(options) >= _PAGE:
         raise ImageStoreError(f"image has too many layers ({len(layers)}) for one overlay mount")
     result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, mount.path],
                             cwd=store.root / "layers", capture_output=True, text=True)
