@@ -2,7 +2,9 @@
 
 create: rootfs + config.json + conmon (runc create); start: runc start; stop: the stop signal,
 the grace period, then SIGKILL; remove: runc delete, the rootfs released, bundle, exit file and
-cgroup removed. Each step is saved to the container's record before it is acted on.
+cgroup removed. The record is saved before anything exists on the host for the container (the
+rootfs and bundle are found again by its id), once conmon has made it (conmon's pid), and at
+every change of state after that, before it is acted on.
 """
 
 from __future__ import annotations
@@ -83,7 +85,6 @@ class ContainerOps(StreamingOps):
                               netns=sandbox.netns, ipcns=sandbox.ipcns, utsns=sandbox.utsns, hostname=hostname)
             (bundle / "config.json").write_text(json.dumps(spec))
             Path(record.log_path).parent.mkdir(parents=True, exist_ok=True)
-            self.store.save_container(record)
             name = "_".join(("k8s", config.metadata.name, sandbox.config.metadata.name,
                              sandbox.config.metadata.namespace, sandbox.config.metadata.uid,
                              str(config.metadata.attempt)))
@@ -106,7 +107,7 @@ class ContainerOps(StreamingOps):
         if watch is not None:
             watch.close()
         await self.runc.delete(record.id)
-        if record.rootfs and record.rootfs_from_images:
+        if record.rootfs_from_images:  # by container id, prepared or not (a crash may have come between)
             try:
                 await self.images.release_rootfs(record.id)
             except Exception as e:  # the image store's own failure must not keep the record alive
@@ -129,7 +130,7 @@ class ContainerOps(StreamingOps):
         self.store.save_container(c)
         self._starting.add(container_id)
         try:
-            await self.runc.run("start", container_id)
+            await self.runc.start(container_id, c.pid)
         except conmon.ConmonError as e:
             await self.runc.kill(container_id, "SIGKILL")
             self._finish(c, 128, "StartError", str(e))
