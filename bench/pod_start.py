@@ -1,7 +1,10 @@
 """Pod start latency on a real node, beside a bare ``runc run`` of the same image (issue 5).
 
-One process runs the real apiserver (in memory) and the machine's kubelet (runc + conmon, CNI),
-with a busybox image already in the node's store. Measured, each in the same run:
+The real apiserver (in-memory store) runs in a process of its own, as under ``kyb up`` (each
+component is a process there), and this process runs the machine's kubelet (runc + conmon, CNI)
+and the client that creates the pods and watches them; ``--apiserver inline`` runs the apiserver
+in this process too, as the figures before that option were taken. A busybox image is already
+in the node's store. Measured, each in the same run:
 - bare runc: ``runc run`` of the image's rootfs running ``true`` (create + start + exit + delete),
 - pod created -> Running seen through a watch, hostNetwork pods (no CNI): p50 / p99,
 - the same with the pod network (CNI bridge ADD), reported separately,
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import statistics
@@ -59,6 +63,46 @@ def bare_runc(store, image_id: str, work: Path, runs: int) -> list[float]:
         return times
     finally:
         rootfs.release_rootfs(store, "bench-bare")
+
+
+APISERVER_PROCESS = """
+import asyncio, sys
+import uvloop
+from kybernetes.testing.apiserver import TestApiServer
+
+async def serve():
+    async with TestApiServer() as server:
+        print(server.url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until our parent goes
+
+uvloop.run(serve())
+"""
+
+
+@contextlib.asynccontextmanager
+async def apiserver(where: str):
+    """The URL of an apiserver running in its own process ("process") or in this one ("inline");
+    gone when the block exits."""
+    from kybernetes.testing.apiserver import TestApiServer
+
+    if where == "inline":
+        async with TestApiServer() as server:
+            yield server.url
+        return
+    proc = subprocess.Popen([sys.executable, "-c", APISERVER_PROCESS], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    try:
+        url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
+        if not url:
+            raise RuntimeError("the apiserver process did not start")
+        yield url
+    finally:
+        proc.stdin.close()  # it stops when its stdin closes
+        try:
+            await asyncio.to_thread(proc.wait, 10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def pod(name: str, node: str, host_network: bool) -> dict:
@@ -126,17 +170,17 @@ async def sequential(client, node, count: int, host_network: bool) -> list[float
 async def main(args: argparse.Namespace) -> dict:
     from tests.support.oci import build_image, busybox_layer, write_oci_archive
 
+    from kybernetes.client import ApiClient
     from kybernetes.client.resource import CONFIGMAPS, NODES, SERVICEACCOUNTS
     from kybernetes.kubelet.images.archive import import_archive
     from kybernetes.kubelet.real_node import RealNodeOptions, build_real_node
-    from kybernetes.testing.apiserver import TestApiServer
 
     work = Path(tempfile.mkdtemp(prefix="kyb-bench-pod-start-"))
     result: dict = {}
     try:
         archive = work / "busybox.tar"
         write_oci_archive(archive, build_image([busybox_layer()], cmd=["sh"]), IMAGE)
-        async with TestApiServer() as srv, srv.client() as client:
+        async with apiserver(args.apiserver) as url, ApiClient(url, qps=0) as client:
             node = await build_real_node(client, RealNodeOptions(work / "data", node_name="bench-node",
                                                                  node_ip="127.0.0.1", stop_pods=True))
             imported = import_archive(node.images.store, archive, node.images.platform)
@@ -172,6 +216,7 @@ async def main(args: argparse.Namespace) -> dict:
             "cni_extra_p50_ms": round((statistics.median(cni) - statistics.median(host)) * 1000, 1),
             "burst_pods": args.burst, "burst_seconds": round(elapsed, 2),
             "starts_per_second": round(len(burst) / elapsed, 1), "runs": args.runs,
+            "apiserver": args.apiserver,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -185,6 +230,9 @@ if __name__ == "__main__":
     parser.add_argument("--burst", type=int, default=0)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop",
                         help="the event loop (the kubelet runs on uvloop; asyncio: as figures before --loop existed)")
+    parser.add_argument("--apiserver", choices=("process", "inline"), default="process",
+                        help="the apiserver in a process of its own (as under kyb up) or in the bench's own "
+                             "(as figures before --apiserver existed)")
     parser.add_argument("--cidr-octet", type=int, default=207, help="pods get 10.N.0.0/24")
     options = parser.parse_args()
     options.runs = options.runs or (10 if options.quick else 40)
