@@ -145,9 +145,11 @@ def shell_pod(rc):
 
 
 def test_exec_it_runs_in_a_terminal_of_the_window_size_and_returns_the_exit_code(rc, shell_pod):
-    # the sleep gives kubectl's first resize time to land before stty looks
+    # kubectl's first resize lands after the shell started (seconds later on a busy machine): wait
+    # for it (up to 10 s), then print the size the terminal has
+    wait_size = "for i in $(seq 50); do [ \"$(busybox stty size)\" = '40 120' ] && break; sleep 0.2; done"
     with pty_kubectl(rc, "exec", "-it", shell_pod, "--", "sh", "-c",
-                     "sleep 1; tty; busybox stty size; echo hello-tty; exit 3", cols=120, rows=40) as k:
+                     f"{wait_size}; tty; busybox stty size; echo hello-tty; exit 3", cols=120, rows=40) as k:
         code = k.finish()
         out = bytes(k.output)
     assert b"hello-tty" in out and b"/dev/pts/" in out and b"40 120" in out, out
@@ -179,7 +181,7 @@ def test_attach_shows_a_running_containers_output(rc):
     try:
         out = b""
         deadline = time.monotonic() + DEADLINE
-        while out.count(b"tick-") < 3:
+        while out.rpartition(b"\n")[0].count(b"tick-") < 3:  # three whole lines (a read may end mid-line)
             assert time.monotonic() < deadline and proc.poll() is None, (out, proc.stderr.read() if proc.poll() else "")
             if select.select([proc.stdout], [], [], 0.2)[0]:
                 out += os.read(proc.stdout.fileno(), 4096)
@@ -188,7 +190,8 @@ def test_attach_shows_a_running_containers_output(rc):
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    numbers = [int(line.split(b"-")[1]) for line in out.splitlines() if line.startswith(b"tick-")]
+    whole = out.rpartition(b"\n")[0]
+    numbers = [int(line.split(b"-")[1]) for line in whole.splitlines() if line.startswith(b"tick-")]
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # live, in order
     rc.delete_pod("talker", wait=False)
 
