@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -215,7 +216,11 @@ def test_create_exec_with_a_tty_and_attach_work_under_uvloop(tmp_path):
             session = await rt.exec(cri.ExecRequest(cid, ("sh", "-c", "echo in-exec; exit 6"), tty=True))
             got = Collector(session)
             await got.finished()
-            assert (bytes(got.out), await session.wait()) == (b"in-exec\r\n", 6)
+            # runc 1.1 turns off the container terminal's own newline translation only once it
+            # holds that terminal, so under load the first line may be translated twice
+            # ("\r\r\n", which a terminal shows the same): a race inside runc, not ours.
+            assert re.fullmatch(rb"in-exec\r+\n", bytes(got.out)), bytes(got.out)
+            assert await session.wait() == 6
             await session.close()
             attached = await rt.attach(cri.AttachRequest(cid, tty=True, stdin=True))
             got = Collector(attached)
