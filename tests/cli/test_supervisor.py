@@ -164,3 +164,25 @@ async def test_a_gated_child_exits_quietly_when_the_start_is_stopped_before_its_
     await asyncio.wait_for(run, 10)
     assert await asyncio.wait_for(gated.wait(), 10) in (0, -15)
     assert not (tmp_path / "running").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a priority back needs root")
+async def test_a_yielding_child_imports_at_a_lower_priority_and_gets_it_back_at_its_gate(tmp_path):
+    sup = Supervisor()
+    stop = asyncio.Event()
+    first = ChildSpec("first", [sys.executable, "-c", SERVE, str(tmp_path / "first")],
+                      ready=file_probe(tmp_path / "first-ready"))
+    yielding = gated_spec(tmp_path)
+    yielding.yields_at_start = True
+    (tmp_path / "other").mkdir()
+    run = asyncio.create_task(sup.run([first, yielding, gated_spec(tmp_path / "other")], stop))
+    await until(lambda: (tmp_path / "spawned").exists())
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    behind_gate = os.getpriority(os.PRIO_PROCESS, sup.children[1].process.pid)
+    not_yielding = os.getpriority(os.PRIO_PROCESS, sup.children[2].process.pid)
+    (tmp_path / "first-ready").write_text("")
+    await asyncio.wait_for(sup.started.wait(), 10)
+    after_gate = os.getpriority(os.PRIO_PROCESS, sup.children[1].process.pid)
+    stop.set()
+    await asyncio.wait_for(run, 10)
+    assert (behind_gate, not_yielding, after_gate) == (min(own + 10, 19), own, own)

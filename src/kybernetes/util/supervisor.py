@@ -24,6 +24,7 @@ gate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -37,6 +38,7 @@ Probe = Callable[[], Awaitable[bool]]
 
 _PR_SET_PDEATHSIG = 1
 START_GATE_ENV = "KYB_START_GATE_FD"
+YIELDING_NICENESS = 10
 
 
 class ChildFailedError(RuntimeError):
@@ -51,6 +53,9 @@ class ChildSpec:
     env: dict[str, str] | None = None
     ready_timeout: float = 60.0
     gated: bool = False  # spawn early, behind a start gate (see the module docstring)
+    # Import behind the gate at a lower CPU priority (root only: the priority is given back when
+    # the gate opens), leaving the CPU to the children a start waits for.
+    yields_at_start: bool = False
 
 
 @dataclass
@@ -68,6 +73,12 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
+
+
+def _die_with_parent_yielding() -> None:  # the same, then a lower priority until the gate opens
+    _die_with_parent()
+    with contextlib.suppress(OSError):
+        os.nice(YIELDING_NICENESS)
 
 
 class Supervisor:
@@ -92,7 +103,8 @@ class Supervisor:
         try:
             child.process = await asyncio.create_subprocess_exec(
                 *child.spec.argv, env={**(env or os.environ), START_GATE_ENV: str(read_end)}, process_group=0,
-                preexec_fn=_die_with_parent, pass_fds=(read_end,))
+                preexec_fn=_die_with_parent_yielding if self._yields(child) else _die_with_parent,
+                pass_fds=(read_end,))
         except BaseException:
             self._close_gate(child)
             raise
@@ -100,7 +112,14 @@ class Supervisor:
             os.close(read_end)
 
     @staticmethod
+    def _yields(child: _Child) -> bool:
+        return child.spec.yields_at_start and os.geteuid() == 0
+
+    @staticmethod
     def _open_gate(child: _Child) -> None:
+        if child.process is not None and Supervisor._yields(child):
+            with contextlib.suppress(OSError):  # back to the supervisor's own priority
+                os.setpriority(os.PRIO_PROCESS, child.process.pid, os.getpriority(os.PRIO_PROCESS, 0))
         try:
             os.write(child.gate, b"1")
         except OSError:  # it exited already: the wait below sees that
