@@ -157,3 +157,23 @@ async def test_leader_steps_down_when_it_cannot_renew_within_the_deadline(client
         await run_for(clock, 2.5)
         await eventually(lambda: a.task.done())
     assert a.log == ["started", "cancelled", "stopped"] and clock.now() - lost_from >= 10
+
+
+async def test_the_leader_renews_without_reading_the_lease_first(client: ApiClient, monkeypatch):
+    clock = FakeClock()
+    a = Candidate(client, "a", clock)
+    a.start()
+    await eventually(a.elector.is_leader)
+    before = (await lease(client))["renewTime"]
+    reads = []
+    real_get = client.get_or_none
+
+    async def counting_get(*args, **kwargs):
+        reads.append(args)
+        return await real_get(*args, **kwargs)
+
+    monkeypatch.setattr(client, "get_or_none", counting_get)
+    await run_for(clock, 6.5)
+    assert (await lease(client))["renewTime"] > before
+    assert reads == [], "a leader whose lease is valid renews it with one update, as client-go does"
+    await a.stop()

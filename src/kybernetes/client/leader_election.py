@@ -70,6 +70,7 @@ class LeaderElector:
         self._observed_spec: dict[str, Any] = {}
         self._observed_at = 0.0  # our clock's time when the record last changed
         self._observed_rv = ""
+        self._written: dict[str, Any] | None = None  # the Lease as our last write left it
         self._last_renew = 0.0
         self._leader = ""
         self._is_leader = False
@@ -143,6 +144,18 @@ class LeaderElector:
 
     async def _attempt(self) -> bool:
         now, wall = self.clock.now(), micro_time(self.clock.wall())
+        if self._is_leader and self._written is not None and now < self._last_renew + self.lease_duration:
+            # The leader's fast path (as client-go's): renew the Lease as we last wrote it, without
+            # reading it first; a conflict means someone else wrote it, so read it and decide.
+            old = self._written.get("spec") or {}
+            try:
+                renewed = await self._write(self.client.update(
+                    LEASES, {**self._written, "spec": {**old, "renewTime": wall}}, self.namespace))
+            except ApiError as e:
+                log.info("%s: optimistic renewal by %s failed, reading the lease: %s", self.name, self.identity, e)
+                renewed = None
+            if renewed is not None:
+                return self._observe(renewed, now, renewed=True)
         lease = await self.client.get_or_none(LEASES, self.name, self.namespace)
         if lease is None:
             spec = self._spec(wall, acquire_time=wall, transitions=0)
@@ -183,6 +196,7 @@ class LeaderElector:
             self._observed_spec, self._observed_rv, self._observed_at = dict(spec), rv, now
         if renewed:
             self._last_renew = now
+            self._written = lease
         holder = spec.get("holderIdentity") or ""
         if holder != self._leader:
             self._leader = holder
