@@ -114,9 +114,11 @@ class ApiClient:
     # -- the transport ---------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, params: Params, data: bytes | None,
-                    content_type: str | None, *, stream: bool) -> aiohttp.ClientResponse:
+                    content_type: str | None, *, stream: bool, accept: str = "") -> aiohttp.ClientResponse:
         """One response with a 2xx status, after retries; the caller releases it."""
         headers = {"Content-Type": content_type} if content_type and data is not None else {}
+        if accept:
+            headers["Accept"] = accept
         timeout = (aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout) if stream
                    else aiohttp.ClientTimeout(total=self.request_timeout))
         backoff = Backoff(self._retry_backoff.initial, self._retry_backoff.maximum,
@@ -154,10 +156,11 @@ class ApiClient:
             await self.clock.sleep(retry_after if retry_after is not None else backoff.next_delay())
 
     async def request(self, method: str, path: str, *, params: Params = None, body: Any = None,
-                      content_type: str = "application/json", raw: bool = False) -> Any:
-        """Send one request; the decoded JSON body (``raw=True``: the bytes)."""
+                      content_type: str = "application/json", raw: bool = False, accept: str = "") -> Any:
+        """Send one request; the decoded JSON body (``raw=True``: the bytes). ``accept``: an
+        Accept header (a JSON flavour, e.g. aggregated discovery's)."""
         data = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
-        response = await self._send(method.upper(), path, params, data, content_type, stream=False)
+        response = await self._send(method.upper(), path, params, data, content_type, stream=False, accept=accept)
         try:
             payload = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as e:

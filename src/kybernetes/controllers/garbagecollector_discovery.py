@@ -2,8 +2,10 @@
 
 The garbage collector and the namespace controller both act on *every* resource, including
 custom resources that appear at run time, so they ask the apiserver what it serves, as
-client-go's discovery client does (legacy discovery: /api, /api/v1, /apis, /apis/{group}/{version},
-preferred version of each group only). The garbage collector also starts from the built-in
+client-go's discovery client does: aggregated discovery first (/api and /apis answer with every
+group, version and resource in two requests: the collector asks every 30 s), the legacy
+documents (/api/v1, /apis/{group}/{version}) when the server has no aggregated form; the
+preferred version of each group only. The garbage collector also starts from the built-in
 registry, with no I/O, so its informers exist before the controller-manager waits for their sync.
 """
 
@@ -54,8 +56,40 @@ def builtin_resources() -> list[ApiResource]:
     return out
 
 
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+
+
 async def discover(client: ApiClient) -> Discovery:
     """Every top-level resource the server serves, at each group's preferred version."""
+    try:
+        documents = [await client.request("GET", path, accept=AGGREGATED) for path in ("/api", "/apis")]
+    except ApiError:
+        documents = []
+    if documents and all((d or {}).get("kind") == "APIGroupDiscoveryList" for d in documents):
+        return Discovery([r for d in documents for r in _aggregated_resources(d)], {})
+    return await _discover_legacy(client)
+
+
+def _aggregated_resources(document: dict) -> list[ApiResource]:
+    out = []
+    for group in document.get("items") or []:
+        name = (group.get("metadata") or {}).get("name") or ""
+        versions = group.get("versions") or []
+        if not versions:
+            continue
+        preferred = versions[0]  # listed in preference order
+        version = preferred.get("version") or ""
+        for r in preferred.get("resources") or []:
+            plural = r.get("resource") or ""
+            if not plural:
+                continue
+            kind = (r.get("responseKind") or {}).get("kind") or ""
+            resource = Resource(name, version, plural, r.get("scope") == "Namespaced", kind)
+            out.append(ApiResource(resource, frozenset(r.get("verbs") or ())))
+    return out
+
+
+async def _discover_legacy(client: ApiClient) -> Discovery:
     failed: dict[str, str] = {}
     group_versions: list[str] = []
     try:
