@@ -6,7 +6,8 @@
                                                      │     stop (grace), write the final status,
                                                      │     DELETE with grace 0, remove
                                                      └─ otherwise          ─► PodWorker.sync ─► StatusManager
-    runtime container events ─► queue the pod's key (a container exited: sync it now)
+    runtime container events ─► queue the pod's key (a container exited: sync it now; created
+                                and started come from a sync, which saw them)
 
 The same class runs a real node (runc runtime, one per process) and each simulated node (fake
 runtime, a thousand per process): what differs is only the runtime handed in.
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 DEFAULT_GRACE = 30
 RETRY_TERMINATION = 1.0
+# A container is created and started only by a sync of its pod, which reads the runtime again
+# before it computes the status: these events need no sync of their own (an exit does).
+SYNC_MADE_EVENTS = frozenset({cri.ContainerEventType.CONTAINER_CREATED_EVENT,
+                              cri.ContainerEventType.CONTAINER_STARTED_EVENT})
 
 
 class Kubelet:
@@ -83,6 +88,8 @@ class Kubelet:
 
     async def _pump_container_events(self) -> None:
         async for event in self.runtime.get_container_events():
+            if event.event_type in SYNC_MADE_EVENTS:
+                continue
             namespace = event.labels.get(cri.POD_NAMESPACE_LABEL)
             name = event.labels.get(cri.POD_NAME_LABEL)
             if namespace and name:

@@ -12,6 +12,8 @@ every node in it; each node then reports the server's port in status.daemonEndpo
 an advertise address is given (simulated nodes: the server's address, as kwok's nodes all carry
 the kwok controller's IP), that address as its InternalIP.
 
+A pod's own status coming back through the watch (the status manager's PATCH) queues no sync.
+
 A thousand simulated nodes therefore cost two watches, not two thousand, and their pods share
 one queue whose workers are the concurrency limit. Each node still has its own lease and
 status loops (offset so their writes spread over the period) and its own runtime. A real node
@@ -33,6 +35,7 @@ from kybernetes.kubelet.kubelet import Kubelet
 from kybernetes.kubelet.node_status import KUBELET_PORT
 from kybernetes.kubelet.server import KubeletServer
 from kybernetes.kubelet.server import Node as ServedNode
+from kybernetes.kubelet.status import status_differs
 from kybernetes.kubelet.status_manager import StatusManager
 from kybernetes.kubelet.timers import Timers
 from kybernetes.util.clock import REAL_CLOCK, Clock
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 BOUND_PODS = "spec.nodeName!="
+ECHO_METADATA = frozenset({"resourceVersion", "managedFields"})  # what a status write changes in metadata
 
 
 class NodeGroup:
@@ -63,7 +67,7 @@ class NodeGroup:
         self.ready = asyncio.Event()  # informers synced, kubelets started
         self.server: KubeletServer | None = None
         self._advertise_address = ""
-        self.pods.add_event_handler(self._on_pod, lambda _old, new: self._on_pod(new), self._on_pod)
+        self.pods.add_event_handler(self._on_pod, self._on_pod_update, self._on_pod)
 
     def add(self, kubelet: Kubelet) -> Kubelet:
         if kubelet.name in self.kubelets:
@@ -100,6 +104,24 @@ class NodeGroup:
         key = object_key(pod)
         if (pod.get("spec") or {}).get("nodeName") in self.kubelets or key in self._node_of:
             self.queue.add(key)
+
+    def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        if not self._own_status_echo(old, new):
+            self._on_pod(new)
+
+    def _own_status_echo(self, old: Obj, new: Obj) -> bool:
+        """Whether an update only brings back the status this kubelet last set for the pod (its own
+        PATCH seen through the watch): a sync starts from that status anyway (StatusManager.cached),
+        so it would find nothing to do. Any other change (spec, metadata, a status field another
+        writer set) syncs the pod."""
+        if old.get("spec") != new.get("spec"):
+            return False
+        old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+        if any(old_meta.get(k) != new_meta.get(k) for k in old_meta.keys() | new_meta.keys()
+               if k not in ECHO_METADATA):
+            return False
+        cached = self.status.cached(new_meta.get("uid", ""))
+        return cached is not None and not status_differs(new.get("status") or {}, cached)
 
     # -- the loop ---------------------------------------------------------------------------------
 
