@@ -15,7 +15,12 @@ from kybernetes.kubelet.runtime.runc.spec import (
     environment,
 )
 from kybernetes.kubelet.runtime.runc.state import ContainerRecord, StateStore
-from kybernetes.kubelet.runtime.runc.users import ResolvedUser, UserResolutionError, resolve_user
+from kybernetes.kubelet.runtime.runc.users import (
+    ResolvedUser,
+    UserResolutionError,
+    account_files,
+    resolve_user,
+)
 
 IMAGE = ImageConfig(entrypoint=("/entry",), cmd=("default-arg",), env=("PATH=/img", "A=image"), user="app")
 
@@ -98,6 +103,9 @@ def test_users_resolve_inside_the_image(tmp_path):
     assert resolve_user(str(tmp_path), "").uid == 0
     with pytest.raises(UserResolutionError, match="unable to find user ghost"):
         resolve_user(str(tmp_path), "ghost")
+    files = account_files(str(tmp_path))  # read once per image by the runtime, then handed in
+    (tmp_path / "etc" / "passwd").unlink()
+    assert resolve_user("/nonexistent", "app", files=files) == ResolvedUser(1000, 1001, (10,), "/home/app")
 
 
 def test_image_config_from_an_oci_config_dict():

@@ -21,9 +21,14 @@ from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc import cgroups, conmon
 from kybernetes.kubelet.runtime.runc.images import image_config_from
 from kybernetes.kubelet.runtime.runc.spec import SpecError, build_spec
-from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord
+from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord, candidates
 from kybernetes.kubelet.runtime.runc.streaming import StreamingOps
-from kybernetes.kubelet.runtime.runc.users import UserResolutionError, resolve_user
+from kybernetes.kubelet.runtime.runc.users import (
+    AccountFiles,
+    UserResolutionError,
+    account_files,
+    resolve_user,
+)
 
 if TYPE_CHECKING:
     from kybernetes.kubelet.runtime.runc.service import RuncRuntime
@@ -67,6 +72,7 @@ class ContainerOps(StreamingOps):
                                  str(self._log_path(sandbox, config)))
         self.store.save_container(record)
         self._containers[container_id] = record
+        self._container_index.add(config.labels, container_id)
         self._exited[container_id] = asyncio.Event()
         try:
             bundle.mkdir(parents=True)
@@ -77,7 +83,8 @@ class ContainerOps(StreamingOps):
             user = resolve_user(record.rootfs, image.user,
                                 uid=security.run_as_user if security else None,
                                 gid=security.run_as_group if security else None,
-                                username=security.run_as_username if security else "")
+                                username=security.run_as_username if security else "",
+                                files=self._image_accounts(image_id, record.rootfs))
             hostname_file = Path(sandbox.dir) / "hostname"
             hostname = hostname_file.read_text().strip() if hostname_file.exists() else ""
             spec = build_spec(config=config, sandbox_config=sandbox.config, image=image, user=user,
@@ -101,6 +108,14 @@ class ContainerOps(StreamingOps):
         self._emit(record, cri.ContainerEventType.CONTAINER_CREATED_EVENT)
         return container_id
 
+    def _image_accounts(self: RuncRuntime, image_id: str, rootfs: str) -> AccountFiles:
+        """/etc/passwd and /etc/group of an image, read from a container's fresh rootfs once per
+        image id (the content of an id never changes; reading through overlayfs costs a few ms)."""
+        files = self._accounts_by_image.get(image_id)
+        if files is None:
+            files = self._accounts_by_image[image_id] = account_files(rootfs)
+        return files
+
     async def _discard(self: RuncRuntime, record: ContainerRecord) -> None:
         """Undo everything a container has on the host, whatever stage it reached."""
         watch = self._watches.pop(record.id, None)
@@ -118,6 +133,7 @@ class ContainerOps(StreamingOps):
         if Path(record.log_path).is_relative_to(self.logs_dir):
             Path(record.log_path).unlink(missing_ok=True)
         self._containers.pop(record.id, None)
+        self._container_index.discard(record.config.labels, record.id)
         self._exited.pop(record.id, None)
         self.store.delete_container(record.id)
 
@@ -182,7 +198,7 @@ class ContainerOps(StreamingOps):
         f = filter or cri.ContainerFilter()
         return [cri.Container(c.id, c.sandbox_id, c.config.metadata, cri.ImageSpec(c.image_name), c.image_ref,
                               c.state, c.created_at, dict(c.config.labels), dict(c.config.annotations))
-                for c in self._containers.values()
+                for c in candidates(self._containers, self._container_index, f.id, f.label_selector)
                 if (not f.id or c.id == f.id) and (f.state is None or c.state == f.state)
                 and (not f.pod_sandbox_id or c.sandbox_id == f.pod_sandbox_id)
                 and cri.matches_labels(c.config.labels, f.label_selector)]

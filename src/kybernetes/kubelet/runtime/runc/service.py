@@ -31,7 +31,14 @@ from kybernetes.kubelet.runtime.runc.images import ContainerImages
 from kybernetes.kubelet.runtime.runc.log_reopen import LogReopenOps
 from kybernetes.kubelet.runtime.runc.machine_stats import MachineStatsOps
 from kybernetes.kubelet.runtime.runc.sandbox import SandboxError, SandboxHost
-from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord, StateStore
+from kybernetes.kubelet.runtime.runc.state import (
+    ContainerRecord,
+    PodIndex,
+    SandboxRecord,
+    StateStore,
+    candidates,
+)
+from kybernetes.kubelet.runtime.runc.users import AccountFiles
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,9 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
             d.mkdir(parents=True, exist_ok=True)
         self._sandboxes: dict[str, SandboxRecord] = {}
         self._containers: dict[str, ContainerRecord] = {}
+        self._sandbox_index = PodIndex()  # pod uid -> its sandbox / container ids
+        self._container_index = PodIndex()
+        self._accounts_by_image: dict[str, AccountFiles] = {}  # image id -> its /etc/passwd, /etc/group
         self._watches: dict[str, conmon.ConmonWatch] = {}
         self._exited: dict[str, asyncio.Event] = {}
         self._subscribers: list[asyncio.Queue[cri.ContainerEvent]] = []
@@ -88,9 +98,11 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
             mounts = linux.mount_points()
             for s in self.store.load_sandboxes():
                 self._sandboxes[s.id] = s
+                self._sandbox_index.add(s.config.labels, s.id)
                 await self._adopt_sandbox(s, mounts)
             for c in self.store.load_containers():
                 self._containers[c.id] = c
+                self._container_index.add(c.config.labels, c.id)
                 await self._adopt(c)
             self._loaded = True
 
@@ -220,6 +232,7 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         record.netns, record.ipcns, record.utsns = self.host.ns_paths(sandbox_id, config)
         self.store.save_sandbox(record)
         self._sandboxes[sandbox_id] = record
+        self._sandbox_index.add(config.labels, sandbox_id)
         try:
             await self.host.create_namespaces(sandbox_id, config)
             if record.netns:
@@ -276,6 +289,7 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         if record.cgroup_parent.strip("/").startswith(self.cgroup_root + "/"):
             cgroups.remove_tree(record.cgroup_parent)
         self._sandboxes.pop(record.id, None)
+        self._sandbox_index.discard(record.config.labels, record.id)
         self.store.delete_sandbox(record.id)
 
     async def pod_sandbox_status(self, pod_sandbox_id: str) -> cri.PodSandboxStatus:
@@ -292,7 +306,7 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         f = filter or cri.PodSandboxFilter()
         return [cri.PodSandbox(s.id, s.config.metadata, s.state, s.created_at, dict(s.config.labels),
                                dict(s.config.annotations))
-                for s in self._sandboxes.values()
+                for s in candidates(self._sandboxes, self._sandbox_index, f.id, f.label_selector)
                 if (not f.id or s.id == f.id) and (f.state is None or s.state == f.state)
                 and cri.matches_labels(s.config.labels, f.label_selector)]
 

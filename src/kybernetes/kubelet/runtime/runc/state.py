@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kybernetes.kubelet.runtime.protocol import (
+    POD_UID_LABEL,
     ContainerConfig,
     ContainerState,
     PodSandboxConfig,
@@ -117,6 +118,40 @@ class ContainerRecord:
     rootfs: str = ""
     rootfs_from_images: bool = True  # release_rootfs on remove
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class PodIndex:
+    """Record ids by the pod uid label of their config, in insertion order: a pod's sync lists its
+    own sandboxes and containers without a scan of every record on the node."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, dict[str, None]] = {}
+
+    def add(self, labels: dict[str, str], record_id: str) -> None:
+        self._ids.setdefault(labels.get(POD_UID_LABEL, ""), {})[record_id] = None
+
+    def discard(self, labels: dict[str, str], record_id: str) -> None:
+        uid = labels.get(POD_UID_LABEL, "")
+        ids = self._ids.get(uid)
+        if ids is not None:
+            ids.pop(record_id, None)
+            if not ids:
+                del self._ids[uid]
+
+    def ids(self, uid: str) -> list[str]:
+        return list(self._ids.get(uid, ()))
+
+
+def candidates(records: dict[str, T], index: PodIndex, record_id: str,
+               label_selector: dict[str, str] | None) -> list[T]:
+    """The records a CRI list filter can match: the one named by id, the pod's (its uid label is in
+    the selector), else all; the caller still applies the whole filter."""
+    if record_id:
+        return [records[record_id]] if record_id in records else []
+    uid = (label_selector or {}).get(POD_UID_LABEL)
+    if uid is not None:
+        return [records[i] for i in index.ids(uid) if i in records]
+    return list(records.values())
 
 
 class StateStore:

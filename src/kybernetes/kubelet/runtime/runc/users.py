@@ -40,12 +40,26 @@ def _number(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+@dataclass(frozen=True)
+class AccountFiles:
+    """The entries of a rootfs' /etc/passwd and /etc/group."""
+
+    passwd: tuple[tuple[str, ...], ...]
+    groups: tuple[tuple[str, ...], ...]
+
+
+def account_files(rootfs: str) -> AccountFiles:
+    return AccountFiles(tuple(tuple(e) for e in _entries(rootfs, "passwd") if len(e) >= 4),
+                        tuple(tuple(e) for e in _entries(rootfs, "group") if len(e) >= 3))
+
+
 def resolve_user(rootfs: str, user: str = "", *, uid: int | None = None, gid: int | None = None,
-                 username: str = "") -> ResolvedUser:
+                 username: str = "", files: AccountFiles | None = None) -> ResolvedUser:
     """The user of a container: ``uid``/``gid`` (the pod's runAsUser/runAsGroup) win over
-    ``username`` (CRI's run_as_username), which wins over the image's ``user`` ("name[:group]")."""
-    passwd = [e for e in _entries(rootfs, "passwd") if len(e) >= 4]
-    groups = [e for e in _entries(rootfs, "group") if len(e) >= 3]
+    ``username`` (CRI's run_as_username), which wins over the image's ``user`` ("name[:group]").
+    ``files``: the rootfs' account files already read (a fresh rootfs holds its image's)."""
+    files = files or account_files(rootfs)
+    passwd, groups = files.passwd, files.groups
     spec_user, _, spec_group = (username or user).partition(":")
     entry = None
     if uid is None:
