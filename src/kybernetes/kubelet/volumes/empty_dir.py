@@ -44,7 +44,7 @@ async def set_up(ctx: VolumeContext, volume: Obj) -> Path:
     directory = ctx.volume_dir(PLUGIN, name)
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    if medium == "Memory" and fs.filesystem_type(directory) != "tmpfs":
+    if medium == "Memory" and not fs.has_own_tmpfs(directory):
         try:
             fs.mount_tmpfs(directory, tmpfs_size(ctx.pod, source))
         except OSError as e:

@@ -113,6 +113,13 @@ def _mounted_type(path: Path) -> str:
     return _MAGIC_TYPES.get(buf.f_type & 0xFFFFFFFF, "")
 
 
+def has_own_tmpfs(path: Path) -> bool:
+    """Whether a tmpfs of its own is mounted at ``path`` (what the kubelet mounts for a memory-backed
+    volume): the answer needs no mountinfo, which a busy node makes long (a pod start checks its
+    fresh volume directories here)."""
+    return _mounted_type(path) == "tmpfs"
+
+
 def filesystem_type(path: Path) -> str:
     """The type of the file system mounted exactly at ``path`` ("" if it is no mount point)."""
     known = _mounted_type(path)  # a volume's tmpfs, checked at every resync: no mountinfo to read

@@ -57,7 +57,7 @@ def write_volume(ctx: VolumeContext, plugin: str, volume: str, payload: Payload,
     """Make (or update) the volume's directory show ``payload``; it is a tmpfs if ``memory``."""
     directory = ctx.volume_dir(plugin, volume)
     directory.mkdir(parents=True, exist_ok=True)
-    if memory and fs.filesystem_type(directory) != "tmpfs":
+    if memory and not fs.has_own_tmpfs(directory):
         try:
             fs.mount_tmpfs(directory)
         except OSError as e:
