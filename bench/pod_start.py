@@ -8,7 +8,13 @@ in the node's store. Measured, each in the same run:
 - bare runc: ``runc run`` of the image's rootfs running ``true`` (create + start + exit + delete),
 - pod created -> Running seen through a watch, hostNetwork pods (no CNI): p50 / p99,
 - the same with the pod network (CNI bridge ADD), reported separately,
-- sustained: N pods created at once, pods started per second until all are Running.
+- sustained: N pods created at once, pods started per second until all are Running, and the CPU
+  each start cost during that burst (a cpuacct cgroup holds this process and every process it
+  starts: the apiserver, conmon, runc, the CNI plugins), split into this process (the kubelet and
+  the bench's client), the apiserver process, and the rest; "settled": counted on until 2 s after
+  the last Running (the status writes and events a start leaves behind), less the CPU of 2 idle
+  seconds. Load from other work on the machine changes the rate far more than the CPU per start:
+  compare the CPU figures first.
 Issue 5 goals: p50 within raw runc + 100 ms without network, p99 <= 1 s, >= 15 starts/s.
 Needs root, runc, conmon and busybox-static. --quick runs in well under a minute. The last line
 is one JSON object with every figure. The machine is shared: compare figures of one run, repeat.
@@ -19,7 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
+import os
+import resource
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -33,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 IMAGE = "docker.io/library/busybox:bench"
+SETTLE_SECONDS = 2.0
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -79,15 +90,71 @@ uvloop.run(serve())
 """
 
 
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+@contextlib.contextmanager
+def cpuacct_group():
+    """A cpuacct cgroup (v1) holding this process, so every process it starts is counted too; its
+    cpuacct.usage file, or None where there is no such hierarchy. Removed on the way out."""
+    group = CPUACCT / f"kyb-bench-{secrets.token_hex(4)}"
+    try:
+        group.mkdir()
+    except OSError:
+        yield None
+        return
+    home = next((line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                 if "cpuacct" in line.split(":", 2)[1].split(",")), "/")
+    try:
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+        yield group / "cpuacct.usage"
+    finally:
+        for pid in (group / "cgroup.procs").read_text().split():  # ours, and whatever is left
+            with contextlib.suppress(OSError):
+                (CPUACCT / home.lstrip("/") / "cgroup.procs").write_text(pid)
+        with contextlib.suppress(OSError):
+            group.rmdir()
+
+
+class CpuMeter:
+    """CPU seconds since start(): all (the cgroup), this process, the apiserver's process."""
+
+    def __init__(self, usage_file: Path | None, apiserver_pid: int):
+        self.usage_file = usage_file
+        self.apiserver_pid = apiserver_pid
+        self.start()
+
+    def _sample(self) -> tuple[float, float, float]:
+        total = int(self.usage_file.read_text()) / 1e9 if self.usage_file else 0.0
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        api = 0.0
+        if self.apiserver_pid:
+            fields = Path(f"/proc/{self.apiserver_pid}/stat").read_text().rsplit(")", 1)[1].split()
+            api = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total, own.ru_utime + own.ru_stime, api
+
+    def start(self) -> None:
+        self.started = self._sample()
+
+    def per_start_ms(self, starts: int) -> dict:
+        total, own, api = (b - a for a, b in zip(self.started, self._sample(), strict=True))
+        ms = lambda seconds: round(seconds * 1000 / max(starts, 1), 1)  # noqa: E731
+        figures = {"cpu_ms_per_start_kubelet_process": ms(own), "cpu_ms_per_start_apiserver": ms(api)}
+        if self.usage_file:
+            figures["cpu_ms_per_start"] = ms(total)
+            figures["cpu_ms_per_start_other_processes"] = ms(total - own - api)
+        return figures
+
+
 @contextlib.asynccontextmanager
 async def apiserver(where: str):
-    """The URL of an apiserver running in its own process ("process") or in this one ("inline");
-    gone when the block exits."""
+    """(URL, pid) of an apiserver running in its own process ("process"; pid 0: "inline", in this
+    one); gone when the block exits."""
     from kybernetes.testing.apiserver import TestApiServer
 
     if where == "inline":
         async with TestApiServer() as server:
-            yield server.url
+            yield server.url, 0
         return
     proc = subprocess.Popen([sys.executable, "-c", APISERVER_PROCESS], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE)
@@ -95,7 +162,7 @@ async def apiserver(where: str):
         url = (await asyncio.to_thread(proc.stdout.readline)).decode().strip()
         if not url:
             raise RuntimeError("the apiserver process did not start")
-        yield url
+        yield url, proc.pid
     finally:
         proc.stdin.close()  # it stops when its stdin closes
         try:
@@ -171,55 +238,80 @@ async def main(args: argparse.Namespace) -> dict:
     from tests.support.oci import build_image, busybox_layer, write_oci_archive
 
     from kybernetes.client import ApiClient
-    from kybernetes.client.resource import CONFIGMAPS, NODES, SERVICEACCOUNTS
-    from kybernetes.kubelet.images.archive import import_archive
-    from kybernetes.kubelet.real_node import RealNodeOptions, build_real_node
 
     work = Path(tempfile.mkdtemp(prefix="kyb-bench-pod-start-"))
     result: dict = {}
     try:
         archive = work / "busybox.tar"
         write_oci_archive(archive, build_image([busybox_layer()], cmd=["sh"]), IMAGE)
-        async with apiserver(args.apiserver) as url, ApiClient(url, qps=0) as client:
-            node = await build_real_node(client, RealNodeOptions(work / "data", node_name="bench-node",
-                                                                 node_ip="127.0.0.1", stop_pods=True))
-            imported = import_archive(node.images.store, archive, node.images.platform)
-            image_id = imported[0].record.id
-            await client.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                                  "metadata": {"name": "default"}}, "default")
-            await client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
-                                             "metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ""}},
-                                "default")
-            task = asyncio.create_task(node.run())
-            try:
-                await node.group.ready.wait()
-                await node.kubelet.agent.registered.wait()
-                await client.patch(NODES, node.name, {"spec": {"podCIDR": f"10.{args.cidr_octet}.0.0/24"}})
-                bare = await asyncio.to_thread(bare_runc, node.images.store, image_id, work, args.runs)
-                await sequential(client, node, 2, True)  # warm-up: first sandbox, caches
-                host = await sequential(client, node, args.runs, True)
-                cni = await sequential(client, node, args.runs, False)
-                started = time.perf_counter()
-                names = [f"burst-{i}" for i in range(args.burst)]
-                burst = await start_pods(client, node.name, names, False)
-                elapsed = time.perf_counter() - started
-                await delete_all(client, node)
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                await node.network.uninstall()
-        ms = lambda xs, p: round(percentile(xs, p) * 1000, 1)  # noqa: E731
-        result = {
-            "bare_runc_p50_ms": ms(bare, 50), "bare_runc_p99_ms": ms(bare, 99),
-            "host_network_p50_ms": ms(host, 50), "host_network_p99_ms": ms(host, 99),
-            "cni_p50_ms": ms(cni, 50), "cni_p99_ms": ms(cni, 99),
-            "cni_extra_p50_ms": round((statistics.median(cni) - statistics.median(host)) * 1000, 1),
-            "burst_pods": args.burst, "burst_seconds": round(elapsed, 2),
-            "starts_per_second": round(len(burst) / elapsed, 1), "runs": args.runs,
-            "apiserver": args.apiserver,
-        }
+        with cpuacct_group() as usage_file:
+            async with apiserver(args.apiserver) as (url, apiserver_pid), ApiClient(url, qps=0) as client:
+                result = await measure(args, client, work, archive, usage_file, apiserver_pid)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+async def measure(args: argparse.Namespace, client, work: Path, archive: Path, usage_file: Path | None,
+                  apiserver_pid: int) -> dict:
+    from kybernetes.client.resource import CONFIGMAPS, NODES, SERVICEACCOUNTS
+    from kybernetes.kubelet.images.archive import import_archive
+    from kybernetes.kubelet.real_node import RealNodeOptions, build_real_node
+
+    node = await build_real_node(client, RealNodeOptions(work / "data", node_name="bench-node",
+                                                         node_ip="127.0.0.1", stop_pods=True))
+    imported = import_archive(node.images.store, archive, node.images.platform)
+    image_id = imported[0].record.id
+    await client.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                          "metadata": {"name": "default"}}, "default")
+    await client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                     "metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ""}},
+                        "default")
+    task = asyncio.create_task(node.run())
+    try:
+        await node.group.ready.wait()
+        await node.kubelet.agent.registered.wait()
+        await client.patch(NODES, node.name, {"spec": {"podCIDR": f"10.{args.cidr_octet}.0.0/24"}})
+        bare = await asyncio.to_thread(bare_runc, node.images.store, image_id, work, args.runs)
+        await sequential(client, node, 2, True)  # warm-up: first sandbox, caches
+        host = await sequential(client, node, args.runs, True)
+        cni = await sequential(client, node, args.runs, False)
+        names = [f"burst-{i}" for i in range(args.burst)]
+        idle = CpuMeter(usage_file, apiserver_pid)
+        cpu = CpuMeter(usage_file, apiserver_pid)
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
+        started = time.perf_counter()
+        burst = await start_pods(client, node.name, names, False)
+        elapsed = time.perf_counter() - started
+        cpu_figures = cpu.per_start_ms(len(burst))
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        # what the starts leave to do once Running is seen (status writes, events, their echoes)
+        await asyncio.sleep(SETTLE_SECONDS)
+        settled = cpu.per_start_ms(len(burst))
+        idle.start()
+        await asyncio.sleep(SETTLE_SECONDS)  # the same time with nothing to do: subtracted
+        quiet = idle.per_start_ms(len(burst))
+        cpu_figures["cpu_ms_per_start_settled"] = round(
+            settled.get("cpu_ms_per_start", 0.0) - quiet.get("cpu_ms_per_start", 0.0), 1)
+        await delete_all(client, node)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await node.network.uninstall()
+    ms = lambda xs, p: round(percentile(xs, p) * 1000, 1)  # noqa: E731
+    result = {
+        "bare_runc_p50_ms": ms(bare, 50), "bare_runc_p99_ms": ms(bare, 99),
+        "host_network_p50_ms": ms(host, 50), "host_network_p99_ms": ms(host, 99),
+        "cni_p50_ms": ms(cni, 50), "cni_p99_ms": ms(cni, 99),
+        "cni_extra_p50_ms": round((statistics.median(cni) - statistics.median(host)) * 1000, 1),
+        "burst_pods": args.burst, "burst_seconds": round(elapsed, 2),
+        "starts_per_second": round(len(burst) / elapsed, 1), "runs": args.runs,
+        "apiserver": args.apiserver, **cpu_figures,
+    }
     return result
 
 
@@ -233,6 +325,8 @@ if __name__ == "__main__":
     parser.add_argument("--apiserver", choices=("process", "inline"), default="process",
                         help="the apiserver in a process of its own (as under kyb up) or in the bench's own "
                              "(as figures before --apiserver existed)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile this process's event loop thread during the burst; pstats to FILE")
     parser.add_argument("--cidr-octet", type=int, default=207, help="pods get 10.N.0.0/24")
     options = parser.parse_args()
     options.runs = options.runs or (10 if options.quick else 40)
