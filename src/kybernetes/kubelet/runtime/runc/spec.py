@@ -16,6 +16,7 @@ seccomp filter, as in other runtimes.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from kybernetes.kubelet.runtime.protocol import (
@@ -110,7 +111,9 @@ def capabilities(security: LinuxContainerSecurityContext | None) -> list[str]:
     return [f"CAP_{c}" for c in caps if ALL_CAPABILITIES.index(c) <= last]
 
 
+@functools.cache
 def _last_capability() -> int:
+    """The kernel's highest capability number (fixed while it runs)."""
     try:
         return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     except (OSError, ValueError):
