@@ -109,10 +109,11 @@ EXEC_FIFO = "exec.fifo"
 FIFO_CHECK_SECONDS = 0.1
 
 
-async def _read_to_end(fd: int, alive: Callable[[], bool]) -> bytes:
-    """Everything on the non-blocking fifo ``fd`` up to its end of file, read as the event loop
-    sees it readable (no writer yet: it waits; the writer gone without writing: b""). ``alive``
-    is asked every 100 ms while nothing came: when the writer died first, what arrived so far."""
+def _reader(fd: int, *, first_line: bool) -> tuple[asyncio.Future[bytes], Callable[[], None], list[bytes]]:
+    """Read the non-blocking ``fd`` whenever the event loop sees it readable (no thread sits
+    blocked on it): a future of its bytes up to end of file (``first_line``: up to the read that
+    brought the first newline), the read callback itself, and the chunks so far. The caller
+    removes the reader."""
     loop = asyncio.get_running_loop()
     chunks: list[bytes] = []
     done: asyncio.Future[bytes] = loop.create_future()
@@ -120,18 +121,26 @@ async def _read_to_end(fd: int, alive: Callable[[], bool]) -> bytes:
     def readable() -> None:
         while not done.done():
             try:
-                chunk = os.read(fd, 4096)
+                chunk = os.read(fd, 65536)
             except BlockingIOError:
-                return
+                return  # more later
             except OSError as e:
                 done.set_exception(e)
                 return
-            if not chunk:
+            if chunk:
+                chunks.append(chunk)
+            if not chunk or (first_line and b"\n" in chunk):
                 done.set_result(b"".join(chunks))
-                return
-            chunks.append(chunk)
 
     loop.add_reader(fd, readable)
+    return done, readable, chunks
+
+
+async def _read_to_end(fd: int, alive: Callable[[], bool]) -> bytes:
+    """Everything on the non-blocking fifo ``fd`` up to its end of file (no writer yet: it waits;
+    the writer gone without writing: b""). ``alive`` is asked every 100 ms while nothing came:
+    when the writer died first, what arrived so far."""
+    done, readable, chunks = _reader(fd, first_line=False)
     try:
         while True:
             try:
@@ -141,7 +150,7 @@ async def _read_to_end(fd: int, alive: Callable[[], bool]) -> bytes:
                     readable()  # a last look: it may have written and exited in between
                     return b"".join(chunks) if not done.done() else done.result()
     finally:
-        loop.remove_reader(fd)
+        asyncio.get_running_loop().remove_reader(fd)
         if not done.done():
             done.cancel()
 
@@ -231,32 +240,14 @@ async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *
 
 async def _read_first_message(fd: int) -> bytes:
     """The first message on the sync pipe (conmon keeps it open while the container runs), read
-    as the event loop sees the pipe readable: no thread of the default pool sits blocked for the
-    whole ``runc create`` (a burst of pod starts would queue everything else behind them)."""
+    without a thread of the default pool blocked for the whole ``runc create`` (a burst of pod
+    starts would queue everything else behind them)."""
     os.set_blocking(fd, False)
-    loop = asyncio.get_running_loop()
-    chunks: list[bytes] = []
-    done: asyncio.Future[bytes] = loop.create_future()
-
-    def readable() -> None:
-        while not done.done():
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                return  # more later
-            except OSError as e:
-                done.set_exception(e)
-                return
-            if chunk:
-                chunks.append(chunk)
-            if not chunk or b"\n" in chunk:
-                done.set_result(b"".join(chunks))
-
-    loop.add_reader(fd, readable)
+    done, _, _ = _reader(fd, first_line=True)
     try:
         return await done
     finally:
-        loop.remove_reader(fd)
+        asyncio.get_running_loop().remove_reader(fd)
 
 
 def read_pidfile(path: str) -> int:
