@@ -69,19 +69,29 @@ class Shape:
 
 _UNTYPED_SHAPE = Shape(UNTYPED)
 _shapes: dict[int, tuple[Any, Shape]] = {}
+_MISSING: Any = object()
+
+
+def _cached(cache: dict[int, tuple[Any, Any]], schema: Mapping[str, Any]) -> Any:
+    """What ``cache`` holds for this very schema object, or _MISSING."""
+    known = cache.get(id(schema))
+    return known[1] if known is not None and known[0] is schema else _MISSING
+
+
+def _remember(cache: dict[int, tuple[Any, Any]], schema: Mapping[str, Any], value: Any) -> Any:
+    if len(cache) > 4096:
+        cache.clear()
+    cache[id(schema)] = (schema, value)  # the schema is held, so its id stays its own
+    return value
 
 
 def shape_of(schema: Mapping[str, Any] | None) -> Shape:
     """How values of ``schema`` are walked (worked out once per schema object)."""
     if not schema:
         return _UNTYPED_SHAPE
-    known = _shapes.get(id(schema))
-    if known is not None and known[0] is schema:
-        return known[1]
-    if len(_shapes) > 4096:
-        _shapes.clear()
-    shape = _shape_of(schema)
-    _shapes[id(schema)] = (schema, shape)  # the schema is held, so its id stays its own
+    shape = _cached(_shapes, schema)
+    if shape is _MISSING:
+        shape = _remember(_shapes, schema, _shape_of(schema))
     return shape
 
 
@@ -154,17 +164,23 @@ def _walk_kind(shape: Shape, *values: Any) -> str:
     return _LEAF
 
 
+def item_keys(shape: Shape, item: Mapping[str, Any]) -> dict[str, Any]:
+    """A map-list item's key fields, the defaulted ones (protocol: TCP) filled in."""
+    keys = {}
+    for name in shape.keys:
+        if name in item:
+            keys[name] = item[name]
+        elif name in _KEY_DEFAULTS:
+            keys[name] = _KEY_DEFAULTS[name]
+    return keys
+
+
 def item_element(shape: Shape, item: Any, path: Path) -> str:
     """The path element of a list item: k:{keys} for map-lists, v:value for sets."""
     if shape.keys:
         if not isinstance(item, dict):
             raise FieldSetError(path, "associative list with keys may not have non-map elements")
-        keys = {}
-        for name in shape.keys:
-            if name in item:
-                keys[name] = item[name]
-            elif name in _KEY_DEFAULTS:
-                keys[name] = _KEY_DEFAULTS[name]
+        keys = item_keys(shape, item)
         if not keys:
             raise FieldSetError(path, "associative list with keys has an element that omits all key fields "
                                       f"{list(shape.keys)!r} (and doesn't have default values for any key fields)")
@@ -298,12 +314,10 @@ def _has_keyed_lists(schema: Mapping[str, Any] | None) -> bool:
     """Whether a value of this schema may hold a map-list or set anywhere (cached per schema)."""
     if not schema:
         return False
-    known = _keyed.get(id(schema))
-    if known is not None and known[0] is schema:
-        return known[1]
-    if len(_keyed) > 4096:
-        _keyed.clear()
-    _keyed[id(schema)] = (schema, True)  # while it is worked out (a schema that holds itself)
+    known = _cached(_keyed, schema)
+    if known is not _MISSING:
+        return known
+    _remember(_keyed, schema, True)  # while it is worked out (a schema that holds itself)
     shape = shape_of(schema)
     if shape.kind == SCALAR or shape.atomic:
         found = False
@@ -315,8 +329,7 @@ def _has_keyed_lists(schema: Mapping[str, Any] | None) -> bool:
         found = (isinstance(props, Mapping) and any(_has_keyed_lists(p) for p in props.values()
                                                     if isinstance(p, Mapping))
                  or isinstance(extra, Mapping) and _has_keyed_lists(extra))
-    _keyed[id(schema)] = (schema, found)
-    return found
+    return _remember(_keyed, schema, found)
 
 
 def _compare_items(path: Path, shape: Shape, old: Any, new: Any, items: Mapping[str, Any] | None,

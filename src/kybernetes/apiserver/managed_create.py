@@ -32,7 +32,6 @@ import orjson
 from kybernetes.api.fieldpath import FieldSet, element_sort_key
 from kybernetes.api.managed_fields import STRIP_SET, TrackOptions, track_update
 from kybernetes.api.managed_fields_walk import (
-    _KEY_DEFAULTS,
     LIST,
     MAP,
     SCALAR,
@@ -41,6 +40,7 @@ from kybernetes.api.managed_fields_walk import (
     FieldSetError,
     Shape,
     item_element,
+    item_keys,
     shape_of,
 )
 
@@ -179,12 +179,7 @@ def _item_element(shape: Shape, item: Any) -> str:
     made cheaply: orjson writes those exactly as fieldpath's canonical JSON does."""
     if shape.keys:
         if isinstance(item, dict):
-            keys = {}
-            for name in shape.keys:
-                if name in item:
-                    keys[name] = item[name]
-                elif name in _KEY_DEFAULTS:
-                    keys[name] = _KEY_DEFAULTS[name]
+            keys = item_keys(shape, item)
             if keys and all(_plain(v) for v in keys.values()):
                 return "k:" + orjson.dumps(keys, option=orjson.OPT_SORT_KEYS).decode()
     elif _plain(item):
