@@ -84,3 +84,15 @@ async def api():
                 await server.close()
         finally:
             await store.close()
+
+
+@pytest.fixture
+async def robot(api) -> dict[str, str]:
+    """Headers that authenticate as the service account default/robot (RBAC and impersonation tests)."""
+    namespace = "/api/v1/namespaces/default"
+    status, body = await api.post(f"{namespace}/serviceaccounts", json={"metadata": {"name": "robot"}})
+    assert status == 201, body
+    status, body = await api.post(f"{namespace}/serviceaccounts/robot/token",
+                                  json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
+    assert status == 201, body
+    return {"Authorization": f"Bearer {body['status']['token']}"}

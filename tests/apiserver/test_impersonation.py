@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from kybernetes.apiserver.authn import USER_KEY, UserInfo, request_user
@@ -47,17 +46,6 @@ async def whoami_multi(api, headers) -> tuple[int, dict]:
     headers.add("Content-Type", "application/json")
     async with api.session.post(api.url + WHOAMI, data=body, headers=headers) as resp:
         return resp.status, orjson.loads(await resp.read())
-
-
-@pytest.fixture
-async def robot(api) -> dict[str, str]:
-    """Headers that authenticate as the service account default/robot."""
-    status, body = await api.post(f"{NS}/serviceaccounts", json={"metadata": {"name": "robot"}})
-    assert status == 201, body
-    status, body = await api.post(f"{NS}/serviceaccounts/robot/token",
-                                  json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
-    assert status == 201, body
-    return {"Authorization": f"Bearer {body['status']['token']}"}
 
 
 async def test_the_admin_acts_as_jane_who_rbac_then_allows(api):

@@ -6,25 +6,12 @@ a service account's bearer token are that service account, whom only RBAC can al
 
 from __future__ import annotations
 
-import pytest
-
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 NS = "/api/v1/namespaces/default"
 PODS = f"{NS}/pods"
 SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 SAR = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 ROBOT = "system:serviceaccount:default:robot"
-
-
-@pytest.fixture
-async def robot(api) -> dict[str, str]:
-    """Headers that authenticate as the service account default/robot."""
-    status, body = await api.post(f"{NS}/serviceaccounts", json={"metadata": {"name": "robot"}})
-    assert status == 201, body
-    status, body = await api.post(f"{NS}/serviceaccounts/robot/token",
-                                  json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
-    assert status == 201, body
-    return {"Authorization": f"Bearer {body['status']['token']}"}
 
 
 def binding(kind: str, name: str, role_kind: str, role: str, subjects: list[dict]) -> dict:
