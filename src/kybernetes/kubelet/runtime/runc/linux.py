@@ -6,13 +6,20 @@ several of these, and a fork+exec each would cost milliseconds for nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import fcntl
 import os
 import socket
 import struct
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p)
@@ -62,6 +69,30 @@ def setns(fd: int, nstype: int) -> None:
 def unshare(flags: int) -> None:
     """Move the calling thread (only it: namespaces belong to tasks) into new namespaces."""
     _check(_libc.unshare(flags), "unshare")
+
+
+async def on_own_thread(work: Callable[[], T]) -> T:
+    """``work()``'s result, computed on a new thread that ends with it (never a pooled one: after
+    setns or unshare the thread is in namespaces no other work may run in). A caller cancelled
+    meanwhile does not stop it."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if not done.done():
+            done.set_result(result) if error is None else done.set_exception(error)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result, error = None, None
+        try:
+            result = work()
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
+            error = e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="kubelet-namespaces", daemon=True).start()
+    return await done
 
 
 def set_link_up(name: str) -> None:

@@ -23,12 +23,8 @@ UTS namespace and hostname too, as in Kubernetes).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import shutil
 import socket
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from kybernetes.kubelet.runtime.protocol import DNSConfig, NamespaceMode, PodSandboxConfig
@@ -86,7 +82,7 @@ class SandboxHost:
             for path in paths:
                 if path:
                     Path(path).touch()
-            await on_own_thread(lambda: _make_namespaces(net, ipc, uts, hostname))
+            await linux.on_own_thread(lambda: _make_namespaces(net, ipc, uts, hostname))
         except OSError as e:
             self.remove_namespaces(paths)
             raise SandboxError(f"cannot create the pod's namespaces: {e}") from None
@@ -151,29 +147,6 @@ def _make_namespaces(net: str, ipc: str, uts: str, hostname: str) -> None:
     for path, kind in ((net, "net"), (ipc, "ipc"), (uts, "uts")):
         if path:
             linux.mount(f"/proc/thread-self/ns/{kind}", path, None, linux.MS_BIND)
-
-
-async def on_own_thread(work: Callable[[], None]) -> None:
-    """Run ``work`` on a new thread that ends with it (never a pooled one: ``work`` may leave the
-    thread in namespaces no other work must run in). A caller cancelled meanwhile does not stop it."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if not done.done():
-            done.set_result(None) if error is None else done.set_exception(error)
-
-    def run() -> None:
-        error: BaseException | None = None
-        try:
-            work()
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting task
-            error = e
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(settle, error)
-
-    threading.Thread(target=run, name="kubelet-namespaces", daemon=True).start()
-    await done
 
 
 def resolv_conf(dns: DNSConfig | None) -> str | None:

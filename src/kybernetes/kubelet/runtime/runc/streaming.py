@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import secrets
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -142,7 +141,7 @@ class StreamingOps:
         if not 0 < port < 65536:
             raise cri.RuntimeServiceError(f"invalid port {port}")
         try:
-            sock = await asyncio.to_thread(_connect_in_netns, sandbox.netns, port)
+            sock = await linux.on_own_thread(lambda: _connect_in_netns(sandbox.netns, port))
             return await asyncio.open_connection(sock=sock)
         except OSError as e:
             raise cri.RuntimeServiceError(f"cannot connect to port {port} in pod sandbox: {e}") from None
@@ -167,24 +166,11 @@ class StreamingOps:
 
 
 def _connect_in_netns(netns: str, port: int) -> socket.socket:
-    """A TCP connection to 127.0.0.1:port made inside ``netns`` ("": the host's)."""
-    if not netns:
-        return socket.create_connection(("127.0.0.1", port), timeout=10)
-    result: list[socket.socket | BaseException] = []
-
-    def connect() -> None:
-        try:
-            with open(netns) as ns:
-                linux.setns(ns.fileno(), linux.CLONE_NEWNET)  # this thread only; it ends below
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            sock.setblocking(False)
-            result.append(sock)
-        except BaseException as e:  # handed to the caller's thread
-            result.append(e)
-
-    thread = threading.Thread(target=connect, name="kyb-port-forward", daemon=True)
-    thread.start()
-    thread.join()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    return result[0]
+    """A non-blocking TCP connection to 127.0.0.1:port made inside ``netns`` ("": the host's).
+    Runs on a thread of its own (linux.on_own_thread): setns moves only the calling thread."""
+    if netns:
+        with open(netns) as ns:
+            linux.setns(ns.fileno(), linux.CLONE_NEWNET)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setblocking(False)
+    return sock
