@@ -172,6 +172,20 @@ async def apiserver(where: str):
             proc.wait()
 
 
+@contextlib.contextmanager
+def system_profile(path: str):
+    """``perf record`` of the whole machine (call graphs) for the block: where the CPU of the
+    processes a start runs (runc, conmon, CNI plugins, the kernel's work for them) goes."""
+    proc = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", path], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.3)  # perf has opened its buffers
+    try:
+        yield
+    finally:
+        proc.send_signal(2)
+        proc.wait(30)
+
+
 def pod(name: str, node: str, host_network: bool) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "pod-start"}},
             "spec": {"nodeName": node, "hostNetwork": host_network, "terminationGracePeriodSeconds": 0,
@@ -282,9 +296,10 @@ async def measure(args: argparse.Namespace, client, work: Path, archive: Path, u
         profiler = cProfile.Profile() if args.profile else None
         if profiler:
             profiler.enable()
-        started = time.perf_counter()
-        burst = await start_pods(client, node.name, names, False)
-        elapsed = time.perf_counter() - started
+        with system_profile(args.perf) if args.perf else contextlib.nullcontext():
+            started = time.perf_counter()
+            burst = await start_pods(client, node.name, names, False)
+            elapsed = time.perf_counter() - started
         cpu_figures = cpu.per_start_ms(len(burst))
         if profiler:
             profiler.disable()
@@ -327,6 +342,8 @@ if __name__ == "__main__":
                              "(as figures before --apiserver existed)")
     parser.add_argument("--profile", metavar="FILE",
                         help="cProfile this process's event loop thread during the burst; pstats to FILE")
+    parser.add_argument("--perf", metavar="FILE",
+                        help="perf record -a (every process, with call graphs) during the burst; perf.data to FILE")
     parser.add_argument("--cidr-octet", type=int, default=207, help="pods get 10.N.0.0/24")
     options = parser.parse_args()
     options.runs = options.runs or (10 if options.quick else 40)
