@@ -172,7 +172,7 @@ async def test_removing_everything_leaves_no_namespace_mount_or_file(tmp_path):
         for path in (record.netns, record.ipcns, record.utsns):
             assert path not in linux.mount_points() and not Path(path).exists()
         assert not Path(record.dir).exists()
-        assert list((rt.data_dir / "containers").iterdir()) == []
+        assert list(rt.containers_dir.iterdir()) == []
         assert rt.images.prepared == set()
 
 

@@ -49,7 +49,7 @@ from kybernetes.kubelet.real_machine import HostNames, machine_node_config, node
 from kybernetes.kubelet.real_pod_worker import RealPodWorker
 from kybernetes.kubelet.real_probes import ProbeManager
 from kybernetes.kubelet.runtime import protocol as cri
-from kybernetes.kubelet.runtime.runc import RuncRuntime
+from kybernetes.kubelet.runtime.runc import RuncRuntime, run_dir
 from kybernetes.kubelet.runtime.runc.images import StoreImages
 from kybernetes.kubelet.server import server_ssl_context
 from kybernetes.kubelet.simulated import server_version
@@ -175,6 +175,7 @@ class RealNode:
                 await self.runtime.uninstall()
             with contextlib.suppress(Exception):
                 await self.volumes.cleanup_orphans(set())
+            run_dir.release(self.runtime.run_dir)
             _remove_empty_dirs(self.runtime.run_dir)
         self.runtime.close()
 
@@ -201,6 +202,10 @@ async def build_real_node(client: ApiClient, options: RealNodeOptions, *,
     # loopback=False: the runtime's sandbox brings lo up as it makes the namespaces (sandbox.py)
     network = PodNetwork(data_dir, options.cni_bin_dir, network_name=names.network, bridge_name=names.bridge,
                          loopback=False)
+    try:
+        run_dir.ensure_tmpfs(names.run_dir)
+    except OSError as e:  # no right to mount here: the directory works on disk too, only slower
+        log.warning("the node's run directory stays on disk: %s", e)
     runtime = RuncRuntime(data_dir, StoreImages(images.store), network=network, run_dir=names.run_dir,
                           cgroup_root=names.cgroup_root)
     runtime_version = (await runtime.version()).runtime_version

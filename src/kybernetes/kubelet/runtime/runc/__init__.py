@@ -8,8 +8,9 @@
       ├─ conmon.py     conmon per container; runc create/start/kill/delete; exit watching
       └─ state.py      JSON records, so a restarted kubelet re-adopts everything
 
-Directories: ``data_dir`` (persistent: state, bundles, exit files, default logs) and ``run_dir``
-(volatile, /run/kybernetes: namespace files, runc's state root, conmon sockets). cgroups go
+Directories: ``data_dir`` (persistent: the state records, default logs) and ``run_dir`` (volatile,
+/run/kybernetes, on a tmpfs: namespace files, runc's state root, conmon's sockets and exit files,
+container bundles, sandbox files; run_dir.py says why). cgroups go
 under ``/<cgroup_root>/pod<id>/<container id>`` unless the kubelet gives a cgroup parent.
 """
 

@@ -128,7 +128,7 @@ class ContainerOps(StreamingOps):
             except Exception as e:  # the image store's own failure must not keep the record alive
                 record.message = f"releasing the rootfs failed: {e}"
         shutil.rmtree(record.bundle, ignore_errors=True)
-        (self.exit_dir / record.id).unlink(missing_ok=True)
+        (self.exit_dir_of(record) / record.id).unlink(missing_ok=True)
         cgroups.remove_tree(record.cgroups_path)
         if Path(record.log_path).is_relative_to(self.logs_dir):
             Path(record.log_path).unlink(missing_ok=True)

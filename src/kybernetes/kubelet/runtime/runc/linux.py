@@ -27,6 +27,8 @@ _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
 _libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 _libc.unshare.argtypes = (ctypes.c_int,)
 
+MS_NOSUID = 2
+MS_NODEV = 4
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
@@ -46,8 +48,9 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def mount(source: str, target: str, fstype: str | None, flags: int) -> None:
-    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, None),
+def mount(source: str, target: str, fstype: str | None, flags: int, options: str = "") -> None:
+    data = ctypes.c_char_p(options.encode()) if options else None
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, data),
            f"mount {source} on {target}")
 
 

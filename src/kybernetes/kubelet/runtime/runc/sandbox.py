@@ -42,8 +42,8 @@ class SandboxError(Exception):
 class SandboxHost:
     """Creates and removes the host-side parts of sandboxes."""
 
-    def __init__(self, data_dir: Path, run_dir: Path):
-        self.sandboxes_dir = data_dir / "sandboxes"
+    def __init__(self, run_dir: Path):
+        self.sandboxes_dir = run_dir / "sandboxes"
         self.ns_dir = run_dir / "ns"
         self._ns_dir_ready = False
         self.added_ns_mount = False

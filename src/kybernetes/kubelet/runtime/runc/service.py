@@ -66,10 +66,13 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         self.conmon_binary = conmon_binary
         self.runc = conmon.Runc(str(self.run_dir / "runc"), runc_binary)
         self.store = StateStore(self.data_dir / "state")
-        self.host = SandboxHost(self.data_dir, self.run_dir)
-        self.exit_dir = self.data_dir / "exits"
+        self.host = SandboxHost(self.run_dir)
+        # what lives only as long as the processes it describes is under the run dir (a tmpfs on
+        # a real node, kubelet/runtime/runc/run_dir.py): exit files, conmon's sockets, bundles
+        self.exit_dir = self.run_dir / "exits"
+        self.legacy_exit_dir = self.data_dir / "exits"  # where conmons started before that write theirs
         self.socket_dir = self.run_dir / "sockets"
-        self.containers_dir = self.data_dir / "containers"
+        self.containers_dir = self.run_dir / "containers"
         self.logs_dir = self.data_dir / "logs"
         for d in (self.exit_dir, self.socket_dir, self.containers_dir, self.run_dir / "runc"):
             d.mkdir(parents=True, exist_ok=True)
@@ -156,13 +159,18 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         c = self._containers.get(container_id)
         if c is None or c.state == cri.ContainerState.CONTAINER_EXITED:
             return
-        code = conmon.read_exit_code(str(self.exit_dir), container_id)
+        code = conmon.read_exit_code(str(self.exit_dir_of(c)), container_id)
         if code is None:
             self._finish(c, 255, "Error", "conmon exited without recording an exit code")
             return
         oom = cgroups.oom_kill_count(c.cgroups_path) > 0 or (Path(c.bundle) / "oom").exists()
         reason = "OOMKilled" if oom else ("Completed" if code == 0 else "Error")
         self._finish(c, code, reason, "")
+
+    def exit_dir_of(self, c: ContainerRecord) -> Path:
+        """Where the container's conmon writes its exit file: the run dir's, unless an earlier
+        version of the runtime (bundles under the data dir) started it."""
+        return self.exit_dir if Path(c.bundle).is_relative_to(self.run_dir) else self.legacy_exit_dir
 
     def _finish(self, c: ContainerRecord, code: int, reason: str, message: str) -> None:
         c.state = cri.ContainerState.CONTAINER_EXITED
