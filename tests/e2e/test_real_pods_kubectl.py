@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from kybernetes.kubelet.runtime.runc.state import read_records
+
 from .real_node_support import (
     IMAGE,
     busybox_pod,
@@ -303,8 +305,7 @@ except client.ApiException as e:
 def _sandbox_netns(rc, pod: dict) -> str:
     """The network namespace file of the pod's running sandbox (from the runtime's records)."""
     uid = pod["metadata"]["uid"]
-    for record in (rc.cluster.data_dir / "state" / "sandboxes").glob("*.json"):
-        data = json.loads(record.read_text())
+    for data in read_records(rc.cluster.data_dir / "state" / "sandboxes").values():
         if data["config"]["metadata"]["uid"] == uid and data.get("netns") and data.get("state") in (0, "SANDBOX_READY"):
             return data["netns"]
     raise AssertionError(f"no sandbox record for pod uid {uid}")

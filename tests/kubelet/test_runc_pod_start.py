@@ -5,7 +5,6 @@ is about to be made on the host before it is made."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -19,6 +18,7 @@ from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc import RuncRuntime, linux
 from kybernetes.kubelet.runtime.runc.conmon import EXEC_FIFO
 from kybernetes.kubelet.runtime.runc.images import ImageConfig
+from kybernetes.kubelet.runtime.runc.state import read_records
 from tests.kubelet.test_runc_support import (
     BusyboxImages,
     container_config,
@@ -73,7 +73,7 @@ async def test_the_sandbox_record_names_its_namespace_files_before_they_exist(tm
         on_disk: list[dict] = []
 
         async def create_namespaces(sandbox_id, config):
-            on_disk.append(json.loads((rt.store.sandboxes_dir / f"{sandbox_id}.json").read_text()))
+            on_disk.append(read_records(rt.store.sandboxes_dir)[sandbox_id])
             assert not Path(on_disk[0]["netns"]).exists()
             return await make(sandbox_id, config)
 
