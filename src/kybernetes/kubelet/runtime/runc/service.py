@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kybernetes.kubelet.network.manager import NoNetwork, PodNetworkPlugin
 from kybernetes.kubelet.runtime import protocol as cri
-from kybernetes.kubelet.runtime.runc import cgroups, conmon, linux
+from kybernetes.kubelet.runtime.runc import cgroups, conmon, linux, sealed_binary
 from kybernetes.kubelet.runtime.runc.container_ops import ContainerOps
 from kybernetes.kubelet.runtime.runc.images import ContainerImages
 from kybernetes.kubelet.runtime.runc.log_reopen import LogReopenOps
@@ -64,7 +64,7 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         self.network: PodNetworkPlugin = network or NoNetwork()
         self.cgroup_root = cgroup_root.strip("/")
         self.conmon_binary = conmon_binary
-        self.runc = conmon.Runc(str(self.run_dir / "runc"), runc_binary)
+        self.runc = conmon.Runc(str(self.run_dir / "runc"), sealed_binary.executable(runc_binary))
         self.store = StateStore(self.data_dir / "state")
         self.host = SandboxHost(self.run_dir)
         # what lives only as long as the processes it describes is under the run dir (a tmpfs on
