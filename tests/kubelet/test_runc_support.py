@@ -55,7 +55,8 @@ class BusyboxImages:
             raise LookupError(image)
         return name, f"docker.io/library/{name}@sha256:{'0' * 64}"
 
-    async def prepare_rootfs(self, image_id: str, container_id: str) -> str:
+    async def prepare_rootfs(self, image_id: str, container_id: str,
+                             mount_points: tuple[tuple[str, bool], ...] = ()) -> str:
         path = self.root / "rootfs" / container_id
         shutil.copytree(self.template, path, symlinks=True)
         self.prepared.add(container_id)

@@ -1,10 +1,12 @@
 """A container's root filesystem: the image's unpacked layers under a private overlayfs.
 
     STORE/containers/<container id>/
-        container.json   image id and layers (written first: it keeps the layers referenced)
+        container.json   image id, layers and skeleton (written first: it keeps them referenced)
         upper/           the container's writes
         work/            overlayfs' scratch dir (same filesystem as upper/)
-        rootfs/          the overlay mount: lowerdir = the image's layers, top layer first
+        rootfs/          the overlay mount: lowerdir = [skeleton,] the image's layers, top first
+    STORE/skeletons/<key>/   the mount points an image lacks, shared read-only (key: image id and
+                             the set of mount points; kept while the image is in the store)
 
 The kernel takes the mount options in one page (4 KiB). The mount is made by mount(2) itself
 with absolute lowerdirs when they fit (a few dozen layers: nearly every image; a ``mount``
@@ -13,6 +15,20 @@ the store's layers/ dir (``<hex>/fs``, 67 bytes each) and ``mount`` runs with th
 directory: ~60 layers fit. An image without layers gets an empty lowerdir. Preparing is
 idempotent (a second call for the same container returns the existing mount) and so is
 releasing, which unmounts (lazily if something still holds the mount) and removes the dirs.
+
+Why skeletons: runc creates every mount point the image lacks (/proc, /sys, /etc/hosts,
+/var/run/secrets/..., about ten) in the container's upper dir, and the container's removal
+deletes them again. Each is an inode allocated and freed on the node's filesystem (costly on an
+ext4 with much churn). Given the mount points the runtime will mount (``mount_points``: (path in
+the container, is a directory)), they are made once per image and set of mount points in a
+skeleton directory, the topmost lowerdir of every such container, and runc finds them present.
+The skeleton is worked out from the image's merged view, so whiteouts and opaque directories are
+the kernel's business: the container's own fresh overlay (its upper dir still empty) is that view
+when the skeleton is not built yet. A path through a symlink or a non-directory is left to runc.
+Existing image directories on the way (``/etc`` for ``/etc/hosts``) are in the skeleton too, with
+the image's mode, owner and times: overlayfs shows a merged directory with the attributes of its
+topmost layer. The store's prune removes a skeleton once its image is gone and no container
+record names it.
 """
 
 from __future__ import annotations
@@ -20,13 +36,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from kybernetes.kubelet.images.errors import ImageNotFoundError, ImageStoreError
 from kybernetes.kubelet.images.store import ImageStore
@@ -38,15 +59,18 @@ _PAGE = 4096  # the kernel copies at most this much of mount(2)'s data, NUL incl
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
 
+MountPoint = tuple[str, bool]  # (absolute path in the container, whether it is a directory)
+
 
 @dataclass(frozen=True)
 class RootfsMount:
     container_id: str
     image_id: str
     path: str  # the mounted root filesystem (an OCI bundle's root.path)
-    lowerdirs: tuple[str, ...]  # absolute, top layer first
+    lowerdirs: tuple[str, ...]  # absolute, top layer first (the skeleton, if any, on top)
     upperdir: str
     workdir: str
+    skeleton: str = ""  # the key of the skeleton among the lowerdirs, "" for none
 
 
 def _container_dir(store: ImageStore, container_id: str) -> str:
@@ -55,31 +79,63 @@ def _container_dir(store: ImageStore, container_id: str) -> str:
     return str(store.root / "containers" / container_id)
 
 
+def skeleton_dir(store: ImageStore, key: str) -> Path:
+    return store.root / "skeletons" / key
+
+
 def _mount_of(store: ImageStore, container_id: str, record: dict) -> RootfsMount:
     base = _container_dir(store, container_id)
     lowers = tuple(str(store.layer_fs(d)) for d in reversed(record["layers"])) or (str(store.root / "layers" / "empty"),)
+    skeleton = record.get("skeleton") or ""
+    if skeleton:
+        lowers = (str(skeleton_dir(store, skeleton)),) + lowers
     return RootfsMount(container_id, record["image_id"], os.path.join(base, "rootfs"), lowers,
-                       os.path.join(base, "upper"), os.path.join(base, "work"))
+                       os.path.join(base, "upper"), os.path.join(base, "work"), skeleton)
 
 
-def prepare_rootfs(store: ImageStore, image_id: str, container_id: str) -> RootfsMount:
-    """Mount the image's layers (read-only) under a fresh upper dir for this container.
+# (store root, skeleton key) -> True: a skeleton was made; False: the image lacks none of the points
+_skeletons: dict[tuple[str, str], bool] = {}
+# One skeleton builder at a time in this process: a burst of an image's first containers waits for
+# the first one's skeleton instead of each making its own (and a mount more).
+_building = threading.Lock()
 
-    The store's lock covers the record (written first: from then on the layers are referenced, so
-    no prune or image removal can take them), not the mount itself: pod starts of a busy node
-    would otherwise queue behind one another's mount(8)."""
+
+class _SkeletonUnknown(Exception):
+    """Raised before anything is written: this container's skeleton is to be made first."""
+
+
+def prepare_rootfs(store: ImageStore, image_id: str, container_id: str,
+                   mount_points: Iterable[MountPoint] = ()) -> RootfsMount:
+    """Mount the image's layers (read-only) under a fresh upper dir for this container, with the
+    skeleton of ``mount_points`` on top when the image lacks some of them.
+
+    The store's lock covers the record (written first: from then on the layers and skeleton are
+    referenced, so no prune or image removal can take them), not the mount itself: pod starts of
+    a busy node would otherwise queue behind one another's mount(8)."""
+    points = _clean_mount_points(mount_points)
+    try:
+        return _prepare(store, image_id, container_id, points, may_build=False)
+    except _SkeletonUnknown:
+        with _building:
+            return _prepare(store, image_id, container_id, points, may_build=True)
+
+
+def _prepare(store: ImageStore, image_id: str, container_id: str, points: tuple[MountPoint, ...],
+             may_build: bool) -> RootfsMount:
     base = _container_dir(store, container_id)
     record_path = os.path.join(base, "container.json")
     with store.locked():
         if os.path.exists(record_path):
             with open(record_path) as f:
                 existing = json.load(f)
-            mount = _mount_of(store, container_id, existing)
             wanted = _find_image(store, image_id)
             if wanted is not None and wanted.id != existing["image_id"]:
                 raise ImageStoreError(f"container {container_id} already has a root filesystem of another image")
+            if existing.get("skeleton") and not skeleton_dir(store, existing["skeleton"]).is_dir():
+                del existing["skeleton"]  # gone (by hand?): runc makes the mount points as before
+            mount = _mount_of(store, container_id, existing)
             if not os.path.ismount(mount.path):
-                _mount_overlay(store, mount, existing["layers"])
+                _mount_overlay(store, mount, existing)
             return mount
         image = _find_image(store, image_id)
         if image is None:
@@ -88,6 +144,17 @@ def prepare_rootfs(store: ImageStore, image_id: str, container_id: str) -> Rootf
         if missing:
             raise ImageStoreError(f"image {image.id}: layers missing from the store: {', '.join(missing)}")
         record = {"image_id": image.id, "layers": image.layers}
+        key = skeleton_key(image.id, points) if points else ""
+        known = _skeletons.get((str(store.root), key)) if key else False
+        if known:
+            if skeleton_dir(store, key).is_dir():  # under the lock: no prune takes it before the record
+                record["skeleton"] = key
+                if not _fits(store, _mount_of(store, container_id, record), record):
+                    del record["skeleton"]
+            else:
+                known = None  # pruned since: made again
+        if known is None and not may_build:
+            raise _SkeletonUnknown()
         for sub in ("upper", "work", "rootfs"):
             os.makedirs(os.path.join(base, sub), mode=0o755, exist_ok=True)
         with open(record_path, "w") as f:
@@ -97,12 +164,130 @@ def prepare_rootfs(store: ImageStore, image_id: str, container_id: str) -> Rootf
         _note_use(store, image.id)
     mount = _mount_of(store, container_id, record)
     try:
-        _mount_overlay(store, mount, image.layers)
+        _mount_overlay(store, mount, record)
+        if known is None:
+            mount = _add_skeleton(store, mount, record, key, points)
     except BaseException:
         with store.locked():
+            while os.path.ismount(mount.path):
+                _unmount(mount.path)
             shutil.rmtree(base, ignore_errors=True)
         raise
     return mount
+
+
+def _clean_mount_points(mount_points: Iterable[MountPoint]) -> tuple[MountPoint, ...]:
+    """Absolute paths without ``.``, ``..`` or repeated slashes, sorted; others are runc's business."""
+    out: dict[str, bool] = {}
+    for path, is_dir in mount_points:
+        if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
+            continue
+        parts = [p for p in path.split("/") if p and p != "."]
+        if parts and ".." not in parts:
+            out["/" + "/".join(parts)] = bool(is_dir)
+    return tuple(sorted(out.items()))
+
+
+def skeleton_key(image_id: str, points: tuple[MountPoint, ...]) -> str:
+    """``<image hex, 16>-<hash of the mount points, 16>``: the store's prune keeps a skeleton while
+    its image is in the store (or a container names it), so pods coming and going one at a time
+    do not make it again and again."""
+    text = "".join(f"\n{'d' if is_dir else 'f'} {path}" for path, is_dir in sorted(points))
+    return f"{skeleton_image_part(image_id)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def skeleton_image_part(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:16]
+
+
+def _add_skeleton(store: ImageStore, mount: RootfsMount, record: dict, key: str,
+                  points: tuple[MountPoint, ...]) -> RootfsMount:
+    """The first container of its image and mount points: work out what the image lacks from its
+    mount (still the image's own view), make the skeleton, and mount again with it on top. A
+    skeleton that cannot be made is no error: runc makes the mount points as before."""
+    cache_key = (str(store.root), key)
+    root_stat, entries = _skeleton_entries(mount.path, points)
+    if not entries:
+        _skeletons[cache_key] = False
+        return mount
+    with_skeleton = dict(record, skeleton=key)
+    if not _fits(store, _mount_of(store, mount.container_id, with_skeleton), with_skeleton):
+        return mount
+    tmp = store.ingest_dir()
+    try:
+        built = os.path.join(tmp, "skeleton")
+        try:
+            _build_skeleton(built, root_stat, entries)
+        except OSError:
+            return mount
+        with store.locked():
+            final = skeleton_dir(store, key)
+            final.parent.mkdir(mode=0o700, exist_ok=True)
+            try:
+                os.rename(built, final)
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    return mount
+                # another container of the image made it meanwhile: the same content, use that one
+            record["skeleton"] = key
+            record_path = os.path.join(os.path.dirname(mount.path), "container.json")
+            with open(record_path + ".tmp", "w") as f:
+                json.dump(record, f)
+            os.replace(record_path + ".tmp", record_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _skeletons[cache_key] = True
+    _unmount(mount.path)
+    mount = _mount_of(store, mount.container_id, record)
+    _mount_overlay(store, mount, record)
+    return mount
+
+
+def _skeleton_entries(root: str, points: tuple[MountPoint, ...]) -> tuple[os.stat_result, dict]:
+    """The merged root's stat, and what the skeleton holds: relative path -> the stat of an image
+    directory on the way to a missing mount point (copied), True (a new directory) or False (a
+    new empty file)."""
+    entries: dict[str, os.stat_result | bool] = {}
+    for path, is_dir in points:
+        parts = path.strip("/").split("/")
+        on_the_way: list[tuple[str, os.stat_result]] = []
+        for i in range(len(parts)):
+            rel = "/".join(parts[:i + 1])
+            try:
+                st = os.lstat(os.path.join(root, rel))
+            except FileNotFoundError:
+                for rel_parent, parent_stat in on_the_way:
+                    if not isinstance(entries.get(rel_parent), bool):
+                        entries[rel_parent] = parent_stat
+                for j in range(i, len(parts) - 1):
+                    entries["/".join(parts[:j + 1])] = True  # a parent: a directory, whatever else asked
+                entries.setdefault(path.strip("/"), is_dir)
+                break
+            except OSError:
+                break  # unreadable: runc's business
+            if i == len(parts) - 1 or not stat.S_ISDIR(st.st_mode):
+                break  # the mount point exists; or a symlink or a file is in the way: runc's business
+            on_the_way.append((rel, st))
+    return os.lstat(root), entries
+
+
+def _build_skeleton(dest: str, root_stat: os.stat_result, entries: dict) -> None:
+    os.mkdir(dest, 0o755)
+    for rel in sorted(entries):  # a parent sorts before what is under it
+        path = os.path.join(dest, rel)
+        if entries[rel] is False:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+            os.chmod(path, 0o644)
+        else:
+            os.mkdir(path, 0o755)
+            os.chmod(path, 0o755)
+        os.chown(path, 0, 0)
+    for rel, value in [("", root_stat)] + sorted(entries.items()):
+        if not isinstance(value, bool):  # the image's own directory: as the image has it
+            path = os.path.join(dest, rel) if rel else dest
+            os.chown(path, value.st_uid, value.st_gid)
+            os.chmod(path, stat.S_IMODE(value.st_mode))
+            os.utime(path, ns=(value.st_atime_ns, value.st_mtime_ns))
 
 
 # (store root, image id) -> when the image's last_used was last written (time.monotonic())
@@ -122,18 +307,37 @@ def _find_image(store: ImageStore, name: str):
     return (store.get(name) if name.startswith("sha256:") else None) or store.find(name)
 
 
-def _mount_overlay(store: ImageStore, mount: RootfsMount, layers: list[str]) -> None:
-    options = f"lowerdir={':'.join(mount.lowerdirs)},upperdir={mount.upperdir},workdir={mount.workdir}"
+def _overlay_options(store: ImageStore, mount: RootfsMount, record: dict) -> tuple[str, bool]:
+    """The mount options, and whether their lowerdirs are relative to the store's layers/ dir."""
+    tail = f",upperdir={mount.upperdir},workdir={mount.workdir}"
+    options = f"lowerdir={':'.join(mount.lowerdirs)}{tail}"
     if len(options) < _PAGE:
+        return options, False
+    lowers = [f"{d.removeprefix('sha256:')}/fs" for d in reversed(record["layers"])] or ["empty"]
+    if mount.skeleton:
+        lowers.insert(0, f"../skeletons/{mount.skeleton}")
+    options = f"lowerdir={':'.join(lowers)}{tail}"
+    if len(options) >= _PAGE:
+        raise ImageStoreError(f"image has too many layers ({len(record['layers'])}) for one overlay mount")
+    return options, True
+
+
+def _fits(store: ImageStore, mount: RootfsMount, record: dict) -> bool:
+    try:
+        _overlay_options(store, mount, record)
+        return True
+    except ImageStoreError:
+        return False
+
+
+def _mount_overlay(store: ImageStore, mount: RootfsMount, record: dict) -> None:
+    options, relative = _overlay_options(store, mount, record)
+    if not relative:
         if _libc.mount(b"overlay", mount.path.encode(), b"overlay", 0, options.encode()) != 0:
             err = ctypes.get_errno()
             raise ImageStoreError(f"mounting the root filesystem of {mount.container_id} failed: "
                                   f"{os.strerror(err)}")
         return
-    lowers = [f"{d.removeprefix('sha256:')}/fs" for d in reversed(layers)] or ["empty"]
-    options = f"lowerdir={':'.join(lowers)},upperdir={mount.upperdir},workdir={mount.workdir}"
-    if len(options) >= _PAGE:
-        raise ImageStoreError(f"image has too many layers ({len(layers)}) for one overlay mount")
     result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, mount.path],
                             cwd=store.root / "layers", capture_output=True, text=True)
     if result.returncode != 0:
@@ -154,7 +358,8 @@ def _unmount(path: str) -> None:
 
 
 def release_rootfs(store: ImageStore, container_id: str) -> None:
-    """Unmount and remove the container's rootfs; layers nobody else uses any more are pruned."""
+    """Unmount and remove the container's rootfs; layers and skeletons nobody else uses any more
+    are pruned."""
     base = _container_dir(store, container_id)
     with store.locked():
         rootfs = os.path.join(base, "rootfs")

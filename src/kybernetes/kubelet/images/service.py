@@ -97,8 +97,10 @@ class OciImageService:
         """The config of an image given by id, tag or digest reference."""
         return await asyncio.to_thread(self.store.image_config, image)
 
-    async def prepare_rootfs(self, image_id: str, container_id: str) -> RootfsMount:
-        return await asyncio.to_thread(rootfs.prepare_rootfs, self.store, image_id, container_id)
+    async def prepare_rootfs(self, image_id: str, container_id: str,
+                             mount_points: tuple[tuple[str, bool], ...] = ()) -> RootfsMount:
+        """``mount_points``: (path in the container, is a directory) the runtime will mount on."""
+        return await asyncio.to_thread(rootfs.prepare_rootfs, self.store, image_id, container_id, mount_points)
 
     async def release_rootfs(self, container_id: str) -> None:
         await asyncio.to_thread(rootfs.release_rootfs, self.store, container_id)

@@ -7,15 +7,18 @@
       images/<hex>.json          one image record, by image id (= its config digest, as containerd
                                    and Docker count): repo tags, repo digests, layers, size, last use
       containers/<id>/           per-container overlay dirs (rootfs.py) and container.json
+      skeletons/<key>/           mount points an image lacks, shared by its containers (rootfs.py)
       ingest/                    downloads and unpacks in progress (renamed into place when whole)
       lock                       flock held while records change (the kubelet and ``kyb images``
                                    may work on one store at once)
 
 Layers are unpacked once and shared by every image and container that lists them. A layer or a
 blob is kept while something refers to it: a layer while an image record or a container record
-lists it, a blob while an image record names it (config, manifest, repo digest). ``prune`` removes
-the rest, so the reference counts are always counted from the records, never kept beside them
-(nothing to drift after a crash). Compressed layer blobs are not kept once unpacked and verified.
+lists it, a blob while an image record names it (config, manifest, repo digest), a skeleton while
+its image is in the store or a container record names it. ``prune`` removes the rest, so the
+reference counts are always counted from the records, never kept beside them (nothing to drift
+after a crash). Compressed
+layer blobs are not kept once unpacked and verified.
 """
 
 from __future__ import annotations
@@ -286,29 +289,32 @@ class ImageStore:
                 continue
         return out
 
-    def layer_references(self) -> dict[str, int]:
-        """diffID -> how many image and container records list it."""
+    def layer_references(self, containers: dict[str, dict] | None = None,
+                         images: list[ImageRecord] | None = None) -> dict[str, int]:
+        """diffID -> how many image and container records list it (``containers``, ``images``: the
+        records, if the caller has read them already)."""
         counts: dict[str, int] = {}
-        for record in self.images():
+        for record in self.images() if images is None else images:
             for d in set(record.layers):
                 counts[d] = counts.get(d, 0) + 1
-        for container in self.container_records().values():
+        for container in (self.container_records() if containers is None else containers).values():
             for d in set(container.get("layers", [])):
                 counts[d] = counts.get(d, 0) + 1
         return counts
 
     def prune(self) -> int:
-        """Remove layers and blobs nothing refers to; the bytes freed (layer content)."""
+        """Remove layers, blobs and skeletons nothing refers to; the bytes freed (layer content)."""
         freed = 0
         with self.locked():
-            refs = self.layer_references()
+            containers, images = self.container_records(), self.images()
+            refs = self.layer_references(containers, images)
             for path in (self.root / "layers").iterdir():
                 if path.name == "empty" or refs.get(f"sha256:{path.name}", 0):
                     continue
                 freed += self.layer_size(f"sha256:{path.name}") if _HEX.match(path.name) else 0
                 shutil.rmtree(path, ignore_errors=True)
             wanted = set()
-            for record in self.images():
+            for record in images:
                 wanted.add(record.id)
                 if record.manifest_digest:
                     wanted.add(record.manifest_digest)
@@ -316,10 +322,17 @@ class ImageStore:
             for path in (self.root / "blobs" / "sha256").iterdir():
                 if f"sha256:{path.name}" not in wanted:
                     path.unlink(missing_ok=True)
+            skeletons = self.root / "skeletons"
+            named = {c.get("skeleton") for c in containers.values()}
+            stored = {record.id.removeprefix("sha256:")[:16] for record in images}  # rootfs.skeleton_key
+            for path in skeletons.iterdir() if skeletons.is_dir() else ():
+                if path.name not in named and path.name.partition("-")[0] not in stored:
+                    shutil.rmtree(path, ignore_errors=True)
         return freed
 
     def disk_bytes(self) -> int:
-        """Bytes of file content in the store (layers as unpacked, blobs, container upper dirs)."""
+        """Bytes of file content in the store (layers as unpacked, blobs, container upper dirs;
+        skeletons hold only directories and empty files)."""
         total = 0
         for dirpath, dirs, files in os.walk(self.root):
             if Path(dirpath).parent.name == "containers":

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc import cgroups, conmon
 from kybernetes.kubelet.runtime.runc.images import image_config_from
-from kybernetes.kubelet.runtime.runc.spec import SpecError, build_spec
+from kybernetes.kubelet.runtime.runc.spec import SpecError, build_spec, mount_points
 from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord, candidates
 from kybernetes.kubelet.runtime.runc.streaming import StreamingOps
 from kybernetes.kubelet.runtime.runc.users import (
@@ -76,10 +76,11 @@ class ContainerOps(StreamingOps):
         self._exited[container_id] = asyncio.Event()
         try:
             bundle.mkdir(parents=True)
-            record.rootfs = await self.images.prepare_rootfs(image_id, container_id)
+            security = config.linux.security_context if config.linux else None
+            points = tuple(mount_points(config, sandbox.dir, bool(security and security.privileged)))
+            record.rootfs = await self.images.prepare_rootfs(image_id, container_id, points)
             image = image_config_from(await self.images.image_config(image_id))
             record.stop_signal = conmon.signal_name(image.stop_signal or "SIGTERM")
-            security = config.linux.security_context if config.linux else None
             user = resolve_user(record.rootfs, image.user,
                                 uid=security.run_as_user if security else None,
                                 gid=security.run_as_group if security else None,

@@ -33,8 +33,11 @@ class ContainerImages(Protocol):
     async def resolve(self, image: str) -> tuple[str, str]:
         """(image_id, image_ref); raises LookupError when the image is not on the node."""
 
-    async def prepare_rootfs(self, image_id: str, container_id: str) -> str:
-        """Mount (or make) the container's writable root filesystem; its path."""
+    async def prepare_rootfs(self, image_id: str, container_id: str,
+                             mount_points: tuple[tuple[str, bool], ...] = ()) -> str:
+        """Mount (or make) the container's writable root filesystem; its path. ``mount_points``
+        are (path in the container, is a directory) of the spec's mounts: a store may provide
+        those the image lacks, so runc need not create them in the container's writable layer."""
 
     async def release_rootfs(self, container_id: str) -> None: ...
 
@@ -82,8 +85,9 @@ class StoreImages:
             raise LookupError(image)
         return record.id, (record.repo_digests[0] if record.repo_digests else record.id)
 
-    async def prepare_rootfs(self, image_id: str, container_id: str) -> str:
-        mount = await asyncio.to_thread(rootfs.prepare_rootfs, self.store, image_id, container_id)
+    async def prepare_rootfs(self, image_id: str, container_id: str,
+                             mount_points: tuple[tuple[str, bool], ...] = ()) -> str:
+        mount = await asyncio.to_thread(rootfs.prepare_rootfs, self.store, image_id, container_id, mount_points)
         return mount.path
 
     async def release_rootfs(self, container_id: str) -> None:

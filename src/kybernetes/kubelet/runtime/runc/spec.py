@@ -5,7 +5,8 @@
               capabilities (containerd's default set, adds and drops); no_new_privs; rlimits
     root      the rootfs the image store prepared, read-only if asked
     mounts    /proc /dev /dev/pts /dev/shm /dev/mqueue /sys /sys/fs/cgroup, the sandbox's
-              /etc/hostname, /etc/hosts and /etc/resolv.conf, then the CRI mounts (volumes)
+              /etc/hostname, /etc/hosts and /etc/resolv.conf, then the CRI mounts (volumes);
+              ``mount_points`` says where they land, for the image store
     linux     the sandbox's network, IPC and UTS namespace files (or the host's), a PID and a
               mount namespace of its own, cgroupsPath and resources, masked and read-only /proc
               paths, seccomp, sysctls
@@ -165,6 +166,21 @@ def mounts(config: ContainerConfig, sandbox_dir: str, privileged: bool) -> tuple
         result.append({"destination": m.container_path, "type": "bind", "source": m.host_path,
                        "options": ["rbind", option] + (["ro"] if m.readonly else ["rw"])})
     return result, propagation
+
+
+def mount_points(config: ContainerConfig, sandbox_dir: str, privileged: bool) -> list[tuple[str, bool]]:
+    """Where ``mounts`` will mount in the rootfs: (destination, is a directory), for the image
+    store to provide those the image lacks (runc would create them in the container's writable
+    layer). Destinations under another one of the list land in that mount's filesystem and are
+    left out (/dev/pts, /sys/fs/cgroup, /dev/termination-log), as is "/" itself. Non-bind mounts
+    need a directory; a bind mount needs what its source is."""
+    points: dict[str, bool] = {}
+    for m in mounts(config, sandbox_dir, privileged)[0]:
+        destination = "/" + "/".join(p for p in m["destination"].split("/") if p and p != ".")
+        if destination != "/" and destination not in points:
+            points[destination] = m["type"] != "bind" or Path(m["source"]).is_dir()
+    return [(d, is_dir) for d, is_dir in points.items()
+            if not any(d.startswith(other + "/") for other in points)]
 
 
 def namespaces(sandbox_config: PodSandboxConfig, netns: str, ipcns: str, utsns: str) -> list[dict]:
