@@ -15,8 +15,11 @@ PRIVATE = 0o600
 PUBLIC = 0o644
 
 
-def write_atomic(path: Path, data: bytes, mode: int = PRIVATE) -> None:
-    """Write ``data`` to ``path`` atomically; the file has ``mode`` (less the umask) from creation."""
+def write_atomic(path: Path, data: bytes, mode: int = PRIVATE, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically; the file has ``mode`` (less the umask) from creation.
+    ``durable``: fsync before the rename, so the new content survives a power loss too, not only a
+    crash of the writer. Files rewritten at every pod start, which a power loss makes moot anyway,
+    skip it: an fsync costs a busy node milliseconds of CPU and disk."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -27,8 +30,9 @@ def write_atomic(path: Path, data: bytes, mode: int = PRIVATE) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -48,7 +48,9 @@ class AttachmentCache:
     def save(self, attachment: Attachment) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = {"kind": CACHE_KIND, **asdict(attachment)}
-        write_atomic(self._path(attachment.key), json.dumps(data, indent=1).encode(), PRIVATE)
+        # no fsync, as libcni's own cache: after a power loss the attachments are gone with the
+        # machine's network state, and a DEL without its cached result is still a valid DEL
+        write_atomic(self._path(attachment.key), json.dumps(data, indent=1).encode(), PRIVATE, durable=False)
 
     def get(self, network_name: str, container_id: str, ifname: str) -> Attachment | None:
         return self._read(self._path(f"{network_name}-{container_id}-{ifname}"))

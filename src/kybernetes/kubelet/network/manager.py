@@ -229,7 +229,7 @@ class PodNetwork:
             chain = _chain_for(net, rt.capability_args)
             attachment = Attachment(net.name, sandbox_id, POD_IFNAME, netns_path, chain.to_dict(),
                                     [list(kv) for kv in args], dict(rt.capability_args))
-            # before the ADD: a crash mid-way still leaves a record (written off the event loop: it fsyncs)
+            # before the ADD: a crash mid-way still leaves a record (written off the event loop)
             await asyncio.to_thread(self.cache.save, attachment)
             try:
                 result = await self.cni.add_list(chain, rt)
