@@ -14,7 +14,11 @@ in the node's store. Measured, each in the same run:
   the bench's client), the apiserver process, and the rest; "settled": counted on until 2 s after
   the last Running (the status writes and events a start leaves behind), less the CPU of 2 idle
   seconds. Load from other work on the machine changes the rate far more than the CPU per start:
-  compare the CPU figures first.
+  compare the CPU figures first. So does recent file churn on the data dir's file system: on an
+  ext4 without a journal (this project's CI machines) each new inode is checked against every
+  inode deleted in the last minute or more of its group, so a run right after another (or after
+  tests that started and removed many pods) is slower; let the machine rest a minute first.
+  ``--perf`` shows it as find_inode_bit / recently_deleted.
 Issue 5 goals: p50 within raw runc + 100 ms without network, p99 <= 1 s, >= 15 starts/s.
 Needs root, runc, conmon and busybox-static. --quick runs in well under a minute. The last line
 is one JSON object with every figure. The machine is shared: compare figures of one run, repeat.

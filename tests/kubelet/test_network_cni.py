@@ -245,3 +245,17 @@ def test_attachment_cache_round_trip(tmp_path):
     cache.remove(done)
     cache.remove(done)
     assert cache.all() == []
+
+
+def test_the_cache_finds_and_removes_entries_an_older_node_left_in_its_legacy_directory(tmp_path):
+    legacy = AttachmentCache(tmp_path / "data" / "results")
+    old = Attachment("net", "old-sandbox", "eth0", "/run/netns/old", {"cniVersion": "1.0.0"})
+    legacy.save(old)
+    cache = AttachmentCache(tmp_path / "run" / "results", legacy=tmp_path / "data" / "results")
+    new = Attachment("net", "new-sandbox", "eth0", "/run/netns/new", {"cniVersion": "1.0.0"})
+    cache.save(new)
+    assert not (tmp_path / "data" / "results" / new.key).exists()  # new entries go to the run dir
+    assert cache.get("net", "old-sandbox", "eth0") == old and cache.get("net", "new-sandbox", "eth0") == new
+    assert [a.container_id for a in cache.all()] == ["new-sandbox", "old-sandbox"]
+    cache.remove(old)
+    assert cache.get("net", "old-sandbox", "eth0") is None and [a.container_id for a in cache.all()] == ["new-sandbox"]

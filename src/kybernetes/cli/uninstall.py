@@ -159,7 +159,7 @@ async def _runtime_uninstall(data_dir: Path, names) -> None:
     from kybernetes.kubelet.runtime.runc.images import StoreImages
 
     images = OciImageService(default_store_dir(data_dir))
-    network = PodNetwork(data_dir, network_name=names.network, bridge_name=names.bridge)
+    network = PodNetwork(data_dir, network_name=names.network, bridge_name=names.bridge, run_dir=names.run_dir)
     runtime = RuncRuntime(data_dir, StoreImages(images.store), network=network, run_dir=names.run_dir,
                           cgroup_root=names.cgroup_root)
     await runtime.uninstall()
@@ -184,8 +184,8 @@ def remove_network(data_dir: Path, steps: Steps) -> None:
     names = _host_names(data_dir)
     if (data_dir / "cni").exists() or Path("/sys/class/net", names.bridge).exists():
         try:
-            report = asyncio.run(PodNetwork(data_dir, network_name=names.network,
-                                            bridge_name=names.bridge).uninstall())
+            report = asyncio.run(PodNetwork(data_dir, network_name=names.network, bridge_name=names.bridge,
+                                            run_dir=names.run_dir).uninstall())
         except Exception as e:
             steps.failed(f"pod network uninstall: {e}")
         else:

@@ -201,7 +201,7 @@ async def build_real_node(client: ApiClient, options: RealNodeOptions, *,
     images = OciImageService(default_store_dir(data_dir), registries=load_registries(options.registry_config))
     # loopback=False: the runtime's sandbox brings lo up as it makes the namespaces (sandbox.py)
     network = PodNetwork(data_dir, options.cni_bin_dir, network_name=names.network, bridge_name=names.bridge,
-                         loopback=False)
+                         loopback=False, run_dir=names.run_dir)
     try:
         run_dir.ensure_tmpfs(names.run_dir)
     except OSError as e:  # no right to mount here: the directory works on disk too, only slower

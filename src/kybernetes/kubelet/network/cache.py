@@ -3,7 +3,10 @@
 CNI DEL wants the ADD's result as ``prevResult`` and the same configuration and arguments as the
 ADD, possibly long after it and after a kubelet restart; libcni keeps them in a cache directory
 for this reason, and so do we: one JSON file per attachment (network, container id, interface)
-under ``<data dir>/cni/results``.
+under ``<run dir>/cni/results`` on a real node (a tmpfs: the attachments are this boot's; a pod
+start writes its entry twice, which on the data dir's disk cost two inodes) and
+``<data dir>/cni/results`` otherwise. Entries an older node left in the data dir (``legacy``)
+are still found, DEL'd and removed; new ones go to the first directory.
 
 An entry is written *before* the ADD runs (with no result yet) and completed after it, so a
 crash half-way through an ADD still leaves a record that ``cleanup_leftovers`` can DEL.
@@ -39,11 +42,15 @@ class Attachment:
 
 
 class AttachmentCache:
-    def __init__(self, directory: str | os.PathLike[str]):
+    def __init__(self, directory: str | os.PathLike[str], legacy: str | os.PathLike[str] | None = None):
         self.directory = Path(directory)
+        self.legacy = Path(legacy) if legacy is not None and Path(legacy) != self.directory else None
 
     def _path(self, key: str) -> Path:
         return self.directory / key
+
+    def directories(self) -> list[Path]:
+        return [self.directory] + ([self.legacy] if self.legacy is not None else [])
 
     def save(self, attachment: Attachment) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -53,21 +60,32 @@ class AttachmentCache:
         write_atomic(self._path(attachment.key), json.dumps(data, indent=1).encode(), PRIVATE, durable=False)
 
     def get(self, network_name: str, container_id: str, ifname: str) -> Attachment | None:
-        return self._read(self._path(f"{network_name}-{container_id}-{ifname}"))
+        key = f"{network_name}-{container_id}-{ifname}"
+        for directory in self.directories():
+            found = self._read(directory / key)
+            if found is not None:
+                return found
+        return None
 
     def remove(self, attachment: Attachment) -> None:
-        try:
-            os.unlink(self._path(attachment.key))
-        except FileNotFoundError:
-            pass
+        for directory in self.directories():
+            try:
+                os.unlink(directory / attachment.key)
+            except FileNotFoundError:
+                pass
 
     def all(self) -> list[Attachment]:
-        try:
-            names = sorted(os.listdir(self.directory))
-        except FileNotFoundError:
-            return []
-        entries = (self._read(self.directory / name) for name in names if not name.startswith("."))
-        return [entry for entry in entries if entry is not None]
+        found: dict[str, Attachment] = {}
+        for directory in reversed(self.directories()):  # the current directory's entry wins
+            try:
+                names = sorted(os.listdir(directory))
+            except FileNotFoundError:
+                continue
+            for name in names:
+                entry = None if name.startswith(".") else self._read(directory / name)
+                if entry is not None:
+                    found[name] = entry
+        return [found[name] for name in sorted(found)]
 
     @staticmethod
     def _read(path: Path) -> Attachment | None:

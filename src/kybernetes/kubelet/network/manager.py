@@ -13,7 +13,8 @@
                            masquerade one too), put back the sysctls we changed (``kyb uninstall``)
 
 Everything lives under ``<data dir>/cni``: ``net.d/10-<network>.conflist``, ``ipam/`` (host-local),
-``results/`` (cache.py) and ``sysctl-changes.json`` (sysctl.py).
+``results/`` (cache.py) and ``sysctl-changes.json`` (sysctl.py); given a ``run_dir`` (the real
+node's tmpfs), the attachment cache is ``<run dir>/cni/results`` instead.
 
 The runtime depends only on the small ``PodNetworkPlugin`` protocol; ``NoNetwork`` is the
 implementation for host-network pods and for tests without root.
@@ -109,13 +110,15 @@ class UninstallReport:
 class PodNetwork:
     def __init__(self, data_dir: str | os.PathLike[str], cni_bin_dir: str = DEFAULT_CNI_BIN_DIR, *,
                  network_name: str = DEFAULT_NETWORK_NAME, bridge_name: str = DEFAULT_BRIDGE_NAME,
-                 plugin_timeout: float = 60.0, proc_sys: str = "/proc/sys", loopback: bool = True):
+                 plugin_timeout: float = 60.0, proc_sys: str = "/proc/sys", loopback: bool = True,
+                 run_dir: str | os.PathLike[str] | None = None):
         self.root = Path(data_dir) / "cni"
+        self.run_root = Path(run_dir) / "cni" if run_dir is not None else None
         self.network_name = network_name
         self.bridge_name = bridge_name
         self.conflist_path = self.root / "net.d" / f"10-{network_name}.conflist"
         self.ipam_dir = self.root / "ipam"
-        self.cache = AttachmentCache(self.root / "results")
+        self.cache = AttachmentCache((self.run_root or self.root) / "results", legacy=self.root / "results")
         self.sysctls = HostSysctls(self.root / "sysctl-changes.json", proc_sys=proc_sys)
         self.cni = CniExec([d for d in cni_bin_dir.split(":") if d], timeout=plugin_timeout)
         self._network: NetworkConfigList | None = None
@@ -332,8 +335,10 @@ class PodNetwork:
             report.links = await remove_bridge(self.bridge_name)
         except Exception as e:
             report.errors.append(f"bridge {self.bridge_name}: {e}")
-        for path in (self.ipam_dir, self.cache.directory, self.conflist_path.parent):
+        for path in (self.ipam_dir, self.conflist_path.parent, *self.cache.directories()):
             shutil.rmtree(path, ignore_errors=True)
+        if self.run_root is not None:
+            shutil.rmtree(self.run_root, ignore_errors=True)
         self._network = None
         self._host_prepared = False
         self._masquerade_cidr = ""
