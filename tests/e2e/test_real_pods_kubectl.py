@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kybernetes.kubelet.runtime.runc.state import read_records
+from kybernetes.kubelet.runtime.runc.record_files import read_records
 
 from .real_node_support import (
     IMAGE,

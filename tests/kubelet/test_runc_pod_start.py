@@ -18,7 +18,7 @@ from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc import RuncRuntime, linux
 from kybernetes.kubelet.runtime.runc.conmon import EXEC_FIFO
 from kybernetes.kubelet.runtime.runc.images import ImageConfig
-from kybernetes.kubelet.runtime.runc.state import read_records
+from kybernetes.kubelet.runtime.runc.record_files import read_records
 from tests.kubelet.test_runc_support import (
     BusyboxImages,
     container_config,

@@ -1,24 +1,13 @@
 """What the runc runtime persists, so that a restarted kubelet re-adopts everything.
 
-The runtime's memory is a cache of files under ``<data dir>/state``: one JSON record per sandbox
-and per container, written at every change of state. A new runtime object reads them all back;
+The runtime's memory is a cache of files under ``<data dir>/state``: one record file per sandbox
+and per container (record_files.py: how a record survives a kubelet killed while saving it, with
+one inode for its whole life). A new runtime object reads them all back;
 the containers themselves never depended on the kubelet process (conmon holds their stdio and
 writes their exit codes), so nothing else is needed to pick them up again:
 
-    state/sandboxes/<id>.json, <id>.json.1     SandboxRecord: the CRI config, namespace files, IP, cgroup
-    state/containers/<id>.json, <id>.json.1    ContainerRecord: the CRI config, bundle, conmon pid, exit
-
-Each record has two slot files, each holding ``{"generation": n, "record": {...}}``, rewritten in
-place (truncate, one write; no fsync): a save writes the slot that does NOT hold the newest copy,
-with the next generation, so a kubelet killed in the middle of a save leaves the previous copy
-whole, and loading takes the readable slot of the higher generation. Why not a temporary file
-renamed over the record: every save would then allocate one inode and free one, and on an ext4
-without a journal each inode allocation scans past the recently freed ones, which made inode
-churn a sixth of the CPU of a burst of pod starts. Here only a record's first save creates a file
-(``<id>.json`` through a ``<id>.json.tmp`` rename, so that even that save cannot leave a torn
-record) and its second creates the other slot; after that no save creates or frees an inode.
-The store keeps each record's newest generation and slot in memory, so a save reads nothing.
-A bare record in ``<id>.json`` (no wrapper, written before the slots) loads as generation 0.
+    state/sandboxes/<id>.json     SandboxRecord: the CRI config, namespace files, IP, cgroup
+    state/containers/<id>.json    ContainerRecord: the CRI config, bundle, conmon pid, exit
 
 The records hold the CRI dataclasses of protocol.py; ``to_jsonable``/``from_jsonable`` turn any
 of them (nested dataclasses, tuples, enums, optionals) into JSON and back by their type hints.
@@ -28,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import logging
 import os
 import types
@@ -44,13 +32,10 @@ from kybernetes.kubelet.runtime.protocol import (
     PodSandboxConfig,
     PodSandboxState,
 )
+from kybernetes.kubelet.runtime.runc.record_files import RecordFiles
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class StateError(Exception):
-    """A record on disk cannot be read back."""
 
 
 def to_jsonable(value: Any) -> Any:
@@ -167,145 +152,6 @@ def candidates(records: dict[str, T], index: PodIndex, record_id: str,
     return list(records.values())
 
 
-SLOT_SUFFIXES = (".json", ".json.1")  # slot 0 is also where a record lived before the slots
-TMP_SUFFIX = ".json.tmp"  # a record's first save only
-
-
-def _write_file(path: str, data: bytes) -> None:
-    """``path`` created or truncated, then written: in place, the same inode as before."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-
-
-def _unwrap(data: Any) -> tuple[int, dict[str, Any]]:
-    """(generation, record data) of one slot's JSON; a bare record (the layout before the slots)
-    is generation 0."""
-    if not isinstance(data, dict):
-        raise ValueError(f"not a JSON object but {type(data).__name__}")
-    if "record" in data and "generation" in data:
-        generation, record = data["generation"], data["record"]
-        if type(generation) is not int or not isinstance(record, dict):
-            raise ValueError("generation must be an integer and record an object")
-        return generation, record
-    return 0, data
-
-
-def _slot_of(name: str) -> int | None:
-    for slot, suffix in enumerate(SLOT_SUFFIXES):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return slot
-    return None
-
-
-class RecordCopy(typing.NamedTuple):
-    generation: int
-    slot: int
-    data: dict[str, Any]  # the record's JSON data, unwrapped
-
-
-def read_copies(directory: str | os.PathLike[str]) -> tuple[dict[str, list[RecordCopy]], dict[str, list[str]]]:
-    """Every record's readable copies in one kind's directory, newest first, by record id, and
-    why each unreadable slot file was not read (a kubelet killed in the middle of a save leaves
-    one torn slot). Reads only: safe beside a running kubelet, for tools and tests."""
-    directory = os.fspath(directory)
-    copies: dict[str, list[RecordCopy]] = {}
-    errors: dict[str, list[str]] = {}
-    with os.scandir(directory) as entries:
-        names = sorted(e.name for e in entries)
-    for name in names:
-        slot = _slot_of(name)
-        if slot is None:
-            continue
-        record_id = name[:-len(SLOT_SUFFIXES[slot])]
-        path = os.path.join(directory, name)
-        copies.setdefault(record_id, [])
-        try:
-            with open(path, "rb") as f:
-                generation, data = _unwrap(json.loads(f.read()))
-        except FileNotFoundError:  # deleted meanwhile
-            continue
-        except (OSError, ValueError) as e:
-            errors.setdefault(record_id, []).append(f"{path}: {e}")
-            continue
-        copies[record_id].append(RecordCopy(generation, slot, data))
-    for found in copies.values():
-        found.sort(key=lambda c: (-c.generation, c.slot))
-    return copies, errors
-
-
-def read_records(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """The newest readable copy of each record in one kind's directory, as JSON data, by id."""
-    return {record_id: found[0].data for record_id, found in read_copies(directory)[0].items() if found}
-
-
-class _SlotFiles:
-    """One kind's records (sandboxes or containers): two slot files each, and in memory the
-    generation and slot of each record's newest copy."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self._prefix = f"{directory}{os.sep}"
-        self._newest: dict[str, tuple[int, int]] = {}  # record id -> (generation, slot)
-
-    def _path(self, record_id: str, slot: int) -> str:
-        return f"{self._prefix}{record_id}{SLOT_SUFFIXES[slot]}"
-
-    def write(self, record_id: str, record_data: dict[str, Any]) -> None:
-        newest = self._newest.get(record_id)
-        generation = 1 if newest is None else newest[0] + 1
-        data = json.dumps({"generation": generation, "record": record_data}, separators=(",", ":")).encode()
-        if newest is None:
-            # a record this store has not seen: a new one, or (once loaded, never) one left on disk
-            # whose other slot might hold a later generation than this one
-            slot = 0
-            Path(self._path(record_id, 1)).unlink(missing_ok=True)
-            tmp = f"{self._prefix}{record_id}{TMP_SUFFIX}"
-            _write_file(tmp, data)
-            os.replace(tmp, self._path(record_id, 0))
-        else:
-            slot = 1 - newest[1]
-            _write_file(self._path(record_id, slot), data)
-        self._newest[record_id] = (generation, slot)
-
-    def delete(self, record_id: str) -> None:
-        newest = self._newest.pop(record_id, None)
-        # the older copy first: a kill in between leaves the record as last saved, not older
-        for slot in ((1, 0) if newest is None else (1 - newest[1], newest[1])):
-            Path(self._path(record_id, slot)).unlink(missing_ok=True)
-
-    def load(self, cls: type[T]) -> list[T]:
-        """Every record, from its newest copy that converts; leftovers of an interrupted first
-        save are removed (the store's owner loads before it saves anything)."""
-        copies, errors = read_copies(self.directory)
-        records = []
-        for record_id, found in copies.items():
-            problems = list(errors.get(record_id, ()))
-            if not found and not problems:
-                continue  # deleted while being read
-            for copy in found:
-                try:
-                    record = from_jsonable(cls, copy.data)
-                except (ValueError, TypeError, KeyError) as e:
-                    problems.append(f"{self._path(record_id, copy.slot)}: {type(e).__name__}: {e}")
-                    continue
-                if problems:
-                    log.warning("runtime state %s: using generation %d, skipped %s", record_id,
-                                copy.generation, "; ".join(problems))
-                self._newest[record_id] = (copy.generation, copy.slot)
-                records.append(record)
-                break
-            else:
-                raise StateError(f"cannot read runtime state of {record_id}: {'; '.join(problems)}")
-        for leftover in self.directory.glob("*.tmp"):
-            leftover.unlink(missing_ok=True)
-        return records
-
-
 class StateStore:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
@@ -313,8 +159,8 @@ class StateStore:
         self.containers_dir = self.root / "containers"
         self.sandboxes_dir.mkdir(parents=True, exist_ok=True)
         self.containers_dir.mkdir(parents=True, exist_ok=True)
-        self._sandboxes = _SlotFiles(self.sandboxes_dir)
-        self._containers = _SlotFiles(self.containers_dir)
+        self._sandboxes = RecordFiles(self.sandboxes_dir)
+        self._containers = RecordFiles(self.containers_dir)
         # record id -> (its CRI config, that config as JSON data): a record is saved at every change
         # of state, but its config (frozen, and the bulk of the record) never changes
         self._config_data: dict[str, tuple[Any, Any]] = {}
@@ -341,7 +187,7 @@ class StateStore:
         self._containers.delete(container_id)
 
     def load_sandboxes(self) -> list[SandboxRecord]:
-        return self._sandboxes.load(SandboxRecord)
+        return self._sandboxes.load(lambda data: from_jsonable(SandboxRecord, data))
 
     def load_containers(self) -> list[ContainerRecord]:
-        return self._containers.load(ContainerRecord)
+        return self._containers.load(lambda data: from_jsonable(ContainerRecord, data))
