@@ -234,11 +234,16 @@ async def start_pods(client, node: str, names: list[str], host_network: bool) ->
 
 
 async def delete_all(client, node) -> None:
+    """Delete the bench's pods and wait until the kubelet has finished with them: no pod left in
+    the API, no sandbox in the runtime, no pod directory (volumes are cleaned up after the
+    sandbox is gone), so that no teardown overlaps the next measurement."""
     from kybernetes.client.resource import PODS
 
     await client.delete_collection(PODS, "default", label_selector="bench=pod-start")
+    pods_dir = node.volumes.root_dir / "pods"
     for _ in range(600):
-        if not (await client.list(PODS, "default"))["items"] and not await node.runtime.list_pod_sandbox():
+        if not (await client.list(PODS, "default"))["items"] and not await node.runtime.list_pod_sandbox() \
+                and not (pods_dir.is_dir() and any(pods_dir.iterdir())):
             return
         await asyncio.sleep(0.1)
 
