@@ -45,7 +45,9 @@ async def wait_for(predicate, clock, timeout=10.0):
 
 
 async def test_cronjob_fires_job_completes_and_ttl_removes_it():
-    clock = FakeClock(start=datetime.now(UTC).replace(microsecond=0))
+    # one second into a minute: the 61 s step below crosses exactly one minute boundary (from
+    # :59 it crossed two, and the CronJob rightly made two Jobs), the later steps none
+    clock = FakeClock(start=datetime.now(UTC).replace(second=1, microsecond=0))
     async with TestApiServer() as srv:
         client = srv.client()
         manager = ControllerManager(srv.client(), {"cronjob": CronJobController, "job": JobController,
