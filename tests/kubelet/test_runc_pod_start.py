@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from tests.kubelet.test_runc_support import (
     requires_runc,
     runc_runtime,
     sandbox_config,
+    wait_exit,
 )
 
 pytestmark = requires_runc
@@ -37,15 +37,6 @@ def own_namespaces() -> dict[str, str]:
 def in_sandbox(record, *command: str) -> str:
     return subprocess.run(["nsenter", f"--net={record.netns}", f"--uts={record.utsns}", f"--ipc={record.ipcns}",
                            *command], capture_output=True, text=True, check=True, timeout=10).stdout
-
-
-async def wait_exit(rt: RuncRuntime, container_id: str, timeout: float = 10.0) -> cri.ContainerStatus:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = await rt.container_status(container_id)
-        if status.state == cri.ContainerState.CONTAINER_EXITED or time.monotonic() > deadline:
-            return status
-        await asyncio.sleep(0.05)
 
 
 async def test_sandbox_namespaces_are_made_on_a_thread_and_leave_the_kubelet_where_it_was(tmp_path):

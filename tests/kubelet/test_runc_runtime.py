@@ -24,20 +24,11 @@ from tests.kubelet.test_runc_support import (
     requires_runc,
     runc_runtime,
     sandbox_config,
+    wait_exit,
 )
 from tests.support.oci import build_image, busybox_layer, write_oci_archive
 
 pytestmark = requires_runc
-
-
-async def wait_exit(rt: RuncRuntime, container_id: str, timeout: float = 10.0) -> cri.ContainerStatus:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = await rt.container_status(container_id)
-        if status.state == cri.ContainerState.CONTAINER_EXITED:
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"container {container_id} still {status.state} after {timeout}s")
 
 
 async def run(rt: RuncRuntime, sandbox_id: str, config: cri.ContainerConfig) -> str:

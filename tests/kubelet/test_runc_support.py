@@ -8,11 +8,13 @@ directories, and a fixture-friendly runtime factory that cleans up everything it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -79,6 +81,17 @@ def sandbox_config(name: str = "pod", **kwargs) -> cri.PodSandboxConfig:
 def container_config(name: str, *command: str, image: str = "busybox", **kwargs) -> cri.ContainerConfig:
     return cri.ContainerConfig(cri.ContainerMetadata(name), cri.ImageSpec(image), command=tuple(command),
                                labels={cri.CONTAINER_NAME_LABEL: name}, **kwargs)
+
+
+async def wait_exit(rt: RuncRuntime, container_id: str, timeout: float = 10.0) -> cri.ContainerStatus:
+    """The container's status once it has exited; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = await rt.container_status(container_id)
+        if status.state == cri.ContainerState.CONTAINER_EXITED:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"container {container_id} still {status.state} after {timeout}s")
 
 
 def leftovers(rt: RuncRuntime) -> list[str]:
