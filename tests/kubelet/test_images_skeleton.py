@@ -4,13 +4,11 @@ attributes) is unchanged, and a skeleton lives while its image is stored or a co
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import shutil
 import stat
 import tarfile
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,8 +18,9 @@ import pytest
 from kybernetes.kubelet.images import rootfs
 from kybernetes.kubelet.images.store import ImageStore
 from kybernetes.kubelet.runtime import protocol as cri
-from kybernetes.kubelet.runtime.runc.spec import mount_points
-from tests.kubelet.test_runc_support import requires_runc, runc_runtime, sandbox_config
+from kybernetes.kubelet.runtime.runc.images import StoreImages
+from kybernetes.kubelet.runtime.runc.spec import mount_destinations, mounts
+from tests.kubelet.test_runc_support import requires_runc, runc_runtime, sandbox_config, wait_exit
 from tests.support.oci import _info, busybox_layer, files_layer, tar_layer
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="overlay mounts need root")
@@ -237,26 +236,16 @@ def test_mount_points_of_a_spec_leave_out_nested_destinations(tmp_path):
         cri.Mount("/data/inner", str(tmp_path / "termination-log")),
         cri.Mount("/config.yaml", str(tmp_path / "termination-log")),
     ))
-    points = mount_points(config, str(sandbox), privileged=False)
+    points = mount_destinations(mounts(config, str(sandbox), privileged=False)[0])
     assert sorted(points) == [("/config.yaml", False), ("/data", True), ("/dev", True), ("/etc/hostname", False),
                               ("/etc/hosts", False), ("/etc/resolv.conf", False), ("/proc", True), ("/sys", True),
                               (SA, True)]
-    assert mount_points(cri.ContainerConfig(cri.ContainerMetadata("c"), cri.ImageSpec("busybox")), "", True) == [
+    assert mount_destinations(mounts(cri.ContainerConfig(cri.ContainerMetadata("c"), cri.ImageSpec("busybox")), "", True)[0]) == [
         ("/proc", True), ("/dev", True), ("/sys", True)]
-
-
-async def _wait_exit(rt, container_id: str, timeout: float = 10.0) -> cri.ContainerStatus:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = await rt.container_status(container_id)
-        if status.state == cri.ContainerState.CONTAINER_EXITED or time.monotonic() > deadline:
-            return status
-        await asyncio.sleep(0.05)
 
 
 @requires_runc
 async def test_a_runc_container_sees_its_service_account_mount_and_leaves_its_upper_dir_empty(tmp_path):
-    from kybernetes.kubelet.runtime.runc.images import StoreImages
     rootfs._skeletons.clear()
     store = ImageStore(tmp_path / "images")
     add_image(store, busybox_layer(), tag="docker.io/library/skel:1")
@@ -271,7 +260,7 @@ async def test_a_runc_container_sees_its_service_account_mount_and_leaves_its_up
             mounts=(cri.Mount(SA, str(token), readonly=True),))
         container_id = await rt.create_container(sandbox_id, config, sandbox_config())
         await rt.start_container(container_id)
-        status = await _wait_exit(rt, container_id)
+        status = await wait_exit(rt, container_id)
         lines = [line.split(" ", 3)[3] for line in Path(status.log_path).read_text().splitlines()]
         assert status.exit_code == 0, lines
         assert lines[0] == "secret-token" and lines[1].startswith("drwxr-xr-x")

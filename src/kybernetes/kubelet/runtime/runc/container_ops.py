@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc import cgroups, conmon
 from kybernetes.kubelet.runtime.runc.images import image_config_from
-from kybernetes.kubelet.runtime.runc.spec import SpecError, build_spec, mount_points
+from kybernetes.kubelet.runtime.runc.spec import SpecError, build_spec, mount_destinations, mounts
 from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord, candidates
 from kybernetes.kubelet.runtime.runc.streaming import StreamingOps
 from kybernetes.kubelet.runtime.runc.users import (
@@ -77,7 +77,8 @@ class ContainerOps(StreamingOps):
         try:
             bundle.mkdir(parents=True)
             security = config.linux.security_context if config.linux else None
-            points = tuple(mount_points(config, sandbox.dir, bool(security and security.privileged)))
+            planned = mounts(config, sandbox.dir, bool(security and security.privileged))
+            points = tuple(mount_destinations(planned[0]))
             record.rootfs = await self.images.prepare_rootfs(image_id, container_id, points)
             image = image_config_from(await self.images.image_config(image_id))
             record.stop_signal = conmon.signal_name(image.stop_signal or "SIGTERM")
@@ -90,7 +91,8 @@ class ContainerOps(StreamingOps):
             hostname = hostname_file.read_text().strip() if hostname_file.exists() else ""
             spec = build_spec(config=config, sandbox_config=sandbox.config, image=image, user=user,
                               rootfs=record.rootfs, cgroups_path=record.cgroups_path, sandbox_dir=sandbox.dir,
-                              netns=sandbox.netns, ipcns=sandbox.ipcns, utsns=sandbox.utsns, hostname=hostname)
+                              netns=sandbox.netns, ipcns=sandbox.ipcns, utsns=sandbox.utsns, hostname=hostname,
+                              planned_mounts=planned)
             (bundle / "config.json").write_text(json.dumps(spec))
             Path(record.log_path).parent.mkdir(parents=True, exist_ok=True)
             name = "_".join(("k8s", config.metadata.name, sandbox.config.metadata.name,

@@ -6,7 +6,7 @@
     root      the rootfs the image store prepared, read-only if asked
     mounts    /proc /dev /dev/pts /dev/shm /dev/mqueue /sys /sys/fs/cgroup, the sandbox's
               /etc/hostname, /etc/hosts and /etc/resolv.conf, then the CRI mounts (volumes);
-              ``mount_points`` says where they land, for the image store
+              ``mount_destinations`` says where they land, for the image store
     linux     the sandbox's network, IPC and UTS namespace files (or the host's), a PID and a
               mount namespace of its own, cgroupsPath and resources, masked and read-only /proc
               paths, seccomp, sysctls
@@ -168,14 +168,14 @@ def mounts(config: ContainerConfig, sandbox_dir: str, privileged: bool) -> tuple
     return result, propagation
 
 
-def mount_points(config: ContainerConfig, sandbox_dir: str, privileged: bool) -> list[tuple[str, bool]]:
-    """Where ``mounts`` will mount in the rootfs: (destination, is a directory), for the image
-    store to provide those the image lacks (runc would create them in the container's writable
-    layer). Destinations under another one of the list land in that mount's filesystem and are
-    left out (/dev/pts, /sys/fs/cgroup, /dev/termination-log), as is "/" itself. Non-bind mounts
-    need a directory; a bind mount needs what its source is."""
+def mount_destinations(spec_mounts: list[dict]) -> list[tuple[str, bool]]:
+    """Where the spec's mounts (``mounts``' list) land in the rootfs: (destination, is a
+    directory), for the image store to provide those the image lacks (runc would create them in
+    the container's writable layer). Destinations under another one of the list land in that
+    mount's filesystem and are left out (/dev/pts, /sys/fs/cgroup, /dev/termination-log), as is
+    "/" itself. Non-bind mounts need a directory; a bind mount needs what its source is."""
     points: dict[str, bool] = {}
-    for m in mounts(config, sandbox_dir, privileged)[0]:
+    for m in spec_mounts:
         destination = "/" + "/".join(p for p in m["destination"].split("/") if p and p != ".")
         if destination != "/" and destination not in points:
             points[destination] = m["type"] != "bind" or Path(m["source"]).is_dir()
@@ -198,13 +198,16 @@ def namespaces(sandbox_config: PodSandboxConfig, netns: str, ipcns: str, utsns: 
 
 def build_spec(*, config: ContainerConfig, sandbox_config: PodSandboxConfig, image: ImageConfig,
                user: ResolvedUser, rootfs: str, cgroups_path: str, sandbox_dir: str,
-               netns: str, ipcns: str, utsns: str, hostname: str) -> dict:
+               netns: str, ipcns: str, utsns: str, hostname: str,
+               planned_mounts: tuple[list[dict], str] | None = None) -> dict:
+    """``planned_mounts``: what ``mounts`` returned for this container already, if the caller
+    needed it before (the image store's mount points)."""
     linux_config = config.linux
     security = linux_config.security_context if linux_config else None
     resources = linux_config.resources if linux_config else None
     privileged = bool(security and security.privileged)
     caps = capabilities(security)
-    spec_mounts, propagation = mounts(config, sandbox_dir, privileged)
+    spec_mounts, propagation = planned_mounts or mounts(config, sandbox_dir, privileged)
     process: dict = {
         "terminal": bool(config.tty),
         "user": {"uid": user.uid, "gid": user.gid,
