@@ -352,7 +352,8 @@ if __name__ == "__main__":
     parser.add_argument("--profile", metavar="FILE",
                         help="cProfile this process's event loop thread during the burst; pstats to FILE")
     parser.add_argument("--perf", metavar="FILE",
-                        help="perf record -a (every process, with call graphs) during the burst; perf.data to FILE")
+                        help="perf record -a (every process, with call graphs) during the burst; perf.data to FILE "
+                             "(needs the perf tool: Debian linux-perf)")
     parser.add_argument("--cidr-octet", type=int, default=207, help="pods get 10.N.0.0/24")
     options = parser.parse_args()
     options.runs = options.runs or (10 if options.quick else 40)

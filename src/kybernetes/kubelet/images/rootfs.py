@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kybernetes.kubelet.images.errors import ImageNotFoundError, ImageStoreError
-from kybernetes.kubelet.images.store import ImageStore
+from kybernetes.kubelet.images.store import ImageStore, skeleton_image_part
 
 _CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MNT_DETACH = 2
@@ -194,10 +194,6 @@ def skeleton_key(image_id: str, points: tuple[MountPoint, ...]) -> str:
     do not make it again and again."""
     text = "".join(f"\n{'d' if is_dir else 'f'} {path}" for path, is_dir in sorted(points))
     return f"{skeleton_image_part(image_id)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-
-
-def skeleton_image_part(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:16]
 
 
 def _add_skeleton(store: ImageStore, mount: RootfsMount, record: dict, key: str,

@@ -80,6 +80,12 @@ class ImageRecord:
                      size=self.size)
 
 
+def skeleton_image_part(image_id: str) -> str:
+    """The part of a skeleton's name (rootfs.skeleton_key) that says whose image it is: prune keeps
+    a skeleton while that image is stored."""
+    return image_id.removeprefix("sha256:")[:16]
+
+
 class ImageStore:
     def __init__(self, root: str | os.PathLike, now: Callable[[], float] = time.time) -> None:
         self.root = Path(root).absolute()
@@ -324,7 +330,7 @@ class ImageStore:
                     path.unlink(missing_ok=True)
             skeletons = self.root / "skeletons"
             named = {c.get("skeleton") for c in containers.values()}
-            stored = {record.id.removeprefix("sha256:")[:16] for record in images}  # rootfs.skeleton_key
+            stored = {skeleton_image_part(record.id) for record in images}
             for path in skeletons.iterdir() if skeletons.is_dir() else ():
                 if path.name not in named and path.name.partition("-")[0] not in stored:
                     shutil.rmtree(path, ignore_errors=True)

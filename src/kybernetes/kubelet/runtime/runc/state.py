@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import logging
 import os
 import types
 import typing
@@ -35,7 +34,6 @@ from kybernetes.kubelet.runtime.protocol import (
 from kybernetes.kubelet.runtime.runc.record_files import RecordFiles
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 def to_jsonable(value: Any) -> Any:
