@@ -139,6 +139,30 @@ def test_whiteouts_hide_lower_files_in_the_overlay(tmp_path):
 
 
 @needs_root
+def test_releasing_a_container_whose_image_is_stored_skips_the_prune_scan(tmp_path, monkeypatch):
+    store = ImageStore(tmp_path / "store")
+    layer = files_layer({"etc/keep": b"k"})
+    store.unpack_layer(io.BytesIO(layer.tar), layer.diff_id)
+    record = store.commit_image(b'{"rootfs":{"diff_ids":[]}}', [layer.diff_id], ["docker.io/library/kept:1"])
+    containers = [f"test-{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    for container in containers:
+        rootfs.prepare_rootfs(store, record.id, container)
+    scans = []
+    real_scan = store.container_records
+    monkeypatch.setattr(store, "container_records", lambda: scans.append(1) or real_scan())
+    rootfs.release_rootfs(store, containers[0])
+    assert scans == []  # the image keeps its layers: nothing to prune, no read of every container record
+    assert store.has_layer(layer.diff_id)
+    store.remove(record.id)  # a prune of its own (the other container still holds the layer)
+    assert store.has_layer(layer.diff_id)
+    scans.clear()
+    rootfs.release_rootfs(store, containers[1])
+    assert scans  # the image is gone: the release prunes, and the layer goes with its last user
+    assert not store.has_layer(layer.diff_id)
+    assert not os.listdir(store.root / "containers")
+
+
+@needs_root
 def test_prepare_rootfs_of_a_missing_image_fails_cleanly(tmp_path):
     store = ImageStore(tmp_path / "store")
     with pytest.raises(ImageNotFoundError):

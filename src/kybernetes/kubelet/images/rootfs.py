@@ -355,15 +355,21 @@ def _unmount(path: str) -> None:
 
 def release_rootfs(store: ImageStore, container_id: str) -> None:
     """Unmount and remove the container's rootfs; layers and skeletons nobody else uses any more
-    are pruned."""
+    are pruned (no prune when the stored images keep all the container used: the usual case)."""
     base = _container_dir(store, container_id)
     with store.locked():
         rootfs = os.path.join(base, "rootfs")
         while os.path.ismount(rootfs):
             _unmount(rootfs)
         if os.path.exists(base):
+            try:
+                with open(os.path.join(base, "container.json"), "rb") as f:
+                    record = json.loads(f.read())
+            except (OSError, ValueError):
+                record = {}
             shutil.rmtree(base)
-            store.prune()
+            if not isinstance(record, dict) or not store.kept_by_images(record):
+                store.prune()
 
 
 def mounted_rootfs(store: ImageStore) -> dict[str, RootfsMount]:
