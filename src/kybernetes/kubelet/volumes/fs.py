@@ -137,19 +137,22 @@ def filesystem_type(path: Path) -> str:
     return fstype
 
 
-def unmount_all_under(directory: Path) -> None:
-    for point in mounts_under(directory):
+def unmount_all_under(directory: Path) -> bool:
+    """Unmount everything at or below ``directory``; False when nothing was mounted there."""
+    points = mounts_under(directory)
+    for point in points:
         umount(Path(point))
+    return bool(points)
 
 
 def remove_tree(directory: Path) -> None:
     """Remove ``directory`` after unmounting whatever is still mounted below it, never following
     a symlink or crossing into another file system (a bind mount left behind must not get the
-    files of the host path it shows deleted)."""
+    files of the host path it shows deleted). mountinfo is read again only when there was
+    something to unmount (each read costs the kernel time in proportion to the node's mounts)."""
     if not os.path.lexists(directory):
         return
-    unmount_all_under(directory)
-    if mounts_under(directory):
+    if unmount_all_under(directory) and mounts_under(directory):
         raise OSError(f"{directory} still has mounts below it; not removing it")
     root_dev = os.lstat(directory).st_dev
     _remove(str(directory), root_dev)
