@@ -13,6 +13,7 @@ import pytest
 from kybernetes.kubelet.network import CniConfigError, CniError, NoNetwork, PodNetwork, PodNetworkPlugin
 from kybernetes.kubelet.network.commands import HostCommandError
 from kybernetes.kubelet.network.iptables import (
+    IptablesSweeper,
     NatTable,
     attachment_comment,
     hostport_chain,
@@ -156,6 +157,27 @@ async def test_a_pod_without_host_ports_skips_portmap_and_its_del_too(fake):
     await fake.net.teardown(fake.netns, "sb1")
     assert [(e["plugin"], e["command"]) for e in read_log(fake.log)] == [("bridge", "DEL")]
     assert fake.net.attached_sandboxes() == []
+
+
+async def test_only_dels_of_ipmasq_attachments_sweep_the_nat_table(fake, monkeypatch):
+    swept = []
+
+    async def remove_attachment(self, network, container_id):
+        swept.append(container_id)
+        return []
+
+    monkeypatch.setattr(IptablesSweeper, "remove_attachment", remove_attachment)
+    fake.net.write_config("10.250.0.0/24")
+    await fake.net.setup(fake.netns, "plain", "ns", "p", "u", [PortMapping(container_port=80, host_port=8080)])
+    await fake.net.teardown(fake.netns, "plain")
+    assert swept == []  # no ipMasq: bridge made no chain; portmap's DEL removes its own
+    old = fake.net.network.to_dict()
+    old["plugins"][0]["ipMasq"] = True
+    fake.net.conflist_path.write_text(json.dumps(old))
+    fake.net._network = None
+    await fake.net.setup(fake.netns, "masq", "ns", "p", "u")
+    await fake.net.teardown("", "masq")
+    assert swept == ["masq"]  # bridge's DEL keeps its chain when the netns is gone: the sweep takes it
 
 
 async def test_setup_needs_an_existing_netns(fake):

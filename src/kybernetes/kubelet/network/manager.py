@@ -6,8 +6,8 @@
                            set (masquerade.py); lo up (loopback plugin, unless the runtime did it);
                            ADD the list → the pod's IPs (portmap only for pods with host ports);
                            cache the result
-    teardown(netns, id)    DEL the list in reverse with the cached result; sweep leftover chains;
-                           idempotent, and fine when the netns is already gone (CNI DEL must be)
+    teardown(netns, id)    DEL the list in reverse with the cached result; sweep leftover chains
+                           (attachments made with bridge ipMasq only); idempotent, and fine when the netns is already gone (CNI DEL must be)
     cleanup_leftovers(ids) DEL every cached attachment whose sandbox no longer exists (crashes)
     uninstall()            DEL everything, remove the bridge, IPAM state, our iptables chains (the
                            masquerade one too), put back the sysctls we changed (``kyb uninstall``)
@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CNI_BIN_DIR = "/usr/lib/cni"
 POD_IFNAME = "eth0"
+
+
+def _masquerades(net: NetworkConfigList) -> bool:
+    """Does a plugin of ``net`` masquerade per attachment (the bridge plugin's ipMasq)?"""
+    return any(plugin.get("type") == "bridge" and plugin.get("ipMasq") for plugin in net.plugins)
 
 
 @runtime_checkable
@@ -271,11 +276,15 @@ class PodNetwork:
         rt = RuntimeConf(attachment.container_id, netns_path, attachment.ifname,
                          tuple((str(k), str(v)) for k, v in attachment.cni_args), attachment.capability_args)
         await self.cni.del_list(net, rt, attachment.result)
-        # bridge's DEL leaves its masquerade chain behind when the netns is gone: sweep.
-        try:
-            await self._sweeper(net).remove_attachment(net.name, attachment.container_id)
-        except HostCommandError as e:  # the DEL itself worked; uninstall sweeps again
-            log.warning("sandbox %s: sweeping iptables leftovers failed: %s", attachment.container_id, e)
+        # bridge's DEL leaves its ipMasq chain behind when the netns is gone: sweep. Only attachments
+        # made with ipMasq on (older configurations) have such a chain; portmap's DEL removes its own
+        # whether or not the netns is there. So other DELs skip the sweep, an ``iptables -S`` of the
+        # whole nat table per pod removal.
+        if _masquerades(net):
+            try:
+                await self._sweeper(net).remove_attachment(net.name, attachment.container_id)
+            except HostCommandError as e:  # the DEL itself worked; uninstall sweeps again
+                log.warning("sandbox %s: sweeping iptables leftovers failed: %s", attachment.container_id, e)
         self.cache.remove(attachment)
 
     def _sweeper(self, net: NetworkConfigList | None = None) -> IptablesSweeper:
