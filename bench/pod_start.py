@@ -19,6 +19,8 @@ in the node's store. Measured, each in the same run:
   inode deleted in the last minute or more of its group, so a run right after another (or after
   tests that started and removed many pods) is slower; let the machine rest a minute first.
   ``--perf`` shows it as find_inode_bit / recently_deleted.
+- removal: the burst's pods deleted at once, seconds until the kubelet is done with all of them
+  (no sandbox, no pod directory left), and pods removed per second.
 Issue 5 goals: p50 within raw runc + 100 ms without network, p99 <= 1 s, >= 15 starts/s.
 Needs root, runc, conmon and busybox-static. --quick runs in well under a minute. The last line
 is one JSON object with every figure. The machine is shared: compare figures of one run, repeat.
@@ -321,7 +323,9 @@ async def measure(args: argparse.Namespace, client, work: Path, archive: Path, u
         quiet = idle.per_start_ms(len(burst))
         cpu_figures["cpu_ms_per_start_settled"] = round(
             settled.get("cpu_ms_per_start", 0.0) - quiet.get("cpu_ms_per_start", 0.0), 1)
+        removal_started = time.perf_counter()
         await delete_all(client, node)
+        removal = time.perf_counter() - removal_started
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -333,7 +337,9 @@ async def measure(args: argparse.Namespace, client, work: Path, archive: Path, u
         "cni_p50_ms": ms(cni, 50), "cni_p99_ms": ms(cni, 99),
         "cni_extra_p50_ms": round((statistics.median(cni) - statistics.median(host)) * 1000, 1),
         "burst_pods": args.burst, "burst_seconds": round(elapsed, 2),
-        "starts_per_second": round(len(burst) / elapsed, 1), "runs": args.runs,
+        "starts_per_second": round(len(burst) / elapsed, 1),
+        "burst_removal_seconds": round(removal, 2), "removals_per_second": round(len(burst) / removal, 1),
+        "runs": args.runs,
         "apiserver": args.apiserver, **cpu_figures,
     }
     return result
