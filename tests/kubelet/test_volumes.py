@@ -207,6 +207,8 @@ def test_filesystem_type_of_mount_points_and_plain_directories(tmp_path):
         fs.bind_mount(str(plain), plain)  # a mount point on the same file system: found in mountinfo
         assert fs.filesystem_type(plain) != ""
         assert str(spaced) in fs.mount_points() and fs.is_mount_point(plain)
+        assert fs.mounts_under(spaced) == [str(spaced)]  # mountinfo spells it with octal escapes
+        assert sorted(fs.mounts_under(tmp_path)) == sorted(map(str, (plain, memory, spaced)))
         assert fs.has_own_tmpfs(memory) and fs.has_own_tmpfs(spaced)
         assert not fs.has_own_tmpfs(plain) and not fs.has_own_tmpfs(tmp_path / "missing")
     finally:

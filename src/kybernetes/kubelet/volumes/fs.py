@@ -80,9 +80,14 @@ def mount_points() -> list[str]:
 
 
 def mounts_under(directory: Path) -> list[str]:
-    """Mount points at or below ``directory``, deepest first (the order to unmount them in)."""
+    """Mount points at or below ``directory``, deepest first (the order to unmount them in). Only
+    the lines that spell ``directory`` somewhere are split: on a busy node nearly all of mountinfo
+    is other pods' mounts."""
     base = str(directory).rstrip("/")
-    found = [p for p in mount_points() if p == base or p.startswith(base + "/")]
+    needle = _escape(base)
+    with open("/proc/self/mountinfo") as f:
+        points = [_unescape(line.split(" ", 5)[4]) for line in f if needle in line]
+    found = [p for p in points if p == base or p.startswith(base + "/")]
     return sorted(set(found), key=lambda p: -p.count("/"))
 
 
