@@ -271,3 +271,19 @@ async def test_a_runc_container_sees_its_service_account_mount_and_leaves_its_up
     assert len(os.listdir(store.root / "skeletons")) == 1  # for the image's next container
     store.remove("docker.io/library/skel:1")
     assert os.listdir(store.root / "skeletons") == []
+
+
+@needs_root
+def test_overlay_options_are_relative_to_the_store_and_the_process_cwd_stays(containers):
+    store, name = containers
+    image = add_image(store, busybox_layer())
+    cwd = os.getcwd()
+    container = name()
+    mount = rootfs.prepare_rootfs(store, image, container, POINTS)
+    assert os.getcwd() == cwd  # the mount ran on a thread with a working directory of its own
+    [line] = [line for line in open("/proc/self/mountinfo") if line.split(" ", 5)[4] == mount.path]
+    options = line.split(" - ", 1)[1]
+    assert f"upperdir=containers/{container}/upper" in options and f"workdir=containers/{container}/work" in options
+    assert f"lowerdir=skeletons/{mount.skeleton}:layers/" in options
+    assert str(store.root) not in options  # the node's mountinfo stays short: runc reads it whole
+    assert Path(mount.path, "bin/busybox").exists()
