@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from kybernetes.kubelet.runtime.runc import RuncRuntime, linux
 from kybernetes.kubelet.runtime.runc.conmon import EXEC_FIFO
 from kybernetes.kubelet.runtime.runc.images import ImageConfig
 from kybernetes.kubelet.runtime.runc.record_files import read_records
+from kybernetes.kubelet.runtime.runc.sandbox import SandboxHost
 from tests.kubelet.test_runc_support import (
     BusyboxImages,
     container_config,
@@ -56,6 +58,17 @@ async def test_sandbox_namespaces_are_made_on_a_thread_and_leave_the_kubelet_whe
             seen.add(inodes)
             assert not set(inodes.split()) & set(before.values())
         assert len(seen) == 3  # three pods, three sets of namespaces
+
+
+def test_namespace_files_are_named_by_16_hex_of_the_sandbox_id_unless_taken(tmp_path):
+    host = SandboxHost(tmp_path)
+    sandbox_id = secrets.token_hex(32)
+    paths = host.ns_paths(sandbox_id, sandbox_config())
+    assert [Path(p).relative_to(tmp_path) for p in paths] == \
+        [Path("ns", kind, sandbox_id[:16]) for kind in ("net", "ipc", "uts")]  # short mountinfo lines
+    Path(paths[1]).parent.mkdir(parents=True)
+    Path(paths[1]).touch()  # another sandbox's, whose id begins the same
+    assert [Path(p).name for p in host.ns_paths(sandbox_id, sandbox_config())] == [sandbox_id] * 3
 
 
 async def test_the_sandbox_record_names_its_namespace_files_before_they_exist(tmp_path):

@@ -12,9 +12,10 @@ The files live under the runtime's run directory, which is made a shared mount p
 iproute2 does for /run/netns) so that copies of the mounts in other mount namespaces go away
 when we unmount them:
 
-    <run dir>/ns/net/<sandbox id>   the pod's network namespace: CNI attaches its interface here
-    <run dir>/ns/ipc/<sandbox id>   shared System V IPC and POSIX message queues
-    <run dir>/ns/uts/<sandbox id>   the pod's hostname
+    <run dir>/ns/net/<id, 16 hex>   the pod's network namespace: CNI attaches its interface here
+    <run dir>/ns/ipc/<id, 16 hex>   shared System V IPC and POSIX message queues
+    <run dir>/ns/uts/<id, 16 hex>   the pod's hostname
+                                    (the sandbox record keeps the paths: older ones use the whole id)
     <data dir>/sandboxes/<id>/      hostname, hosts, resolv.conf: bind-mounted into each container
 
 hostNetwork/hostIPC pods use the host's namespace instead (a host-network pod keeps the host's
@@ -33,6 +34,9 @@ from kybernetes.kubelet.runtime.runc import linux
 HOSTS_HEADER = "# Kubernetes-managed hosts file (written by the kybernetes runc runtime).\n"
 LOCAL_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                "fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+
+
+SHORT_NAME = 16  # hex digits of the sandbox id that name its namespace files
 
 
 class SandboxError(Exception):
@@ -63,12 +67,18 @@ class SandboxHost:
         return self.sandboxes_dir / sandbox_id
 
     def ns_paths(self, sandbox_id: str, config: PodSandboxConfig) -> tuple[str, str, str]:
-        """(netns, ipcns, utsns) file paths; "" for a namespace shared with the host."""
+        """(netns, ipcns, utsns) file paths; "" for a namespace shared with the host. Named by the
+        first 16 hex digits of the sandbox id (as its cgroup is), unless a file of that name is
+        there already: each is a line of the node's mountinfo, which runc reads whole four times
+        per container start."""
         options = config.namespace_options
         host_net = options.network == NamespaceMode.NODE
-        net = "" if host_net else str(self.ns_dir / "net" / sandbox_id)
-        ipc = "" if options.ipc == NamespaceMode.NODE else str(self.ns_dir / "ipc" / sandbox_id)
-        uts = "" if host_net else str(self.ns_dir / "uts" / sandbox_id)
+        name = sandbox_id[:SHORT_NAME]
+        if any((self.ns_dir / kind / name).exists() for kind in ("net", "ipc", "uts")):
+            name = sandbox_id
+        net = "" if host_net else str(self.ns_dir / "net" / name)
+        ipc = "" if options.ipc == NamespaceMode.NODE else str(self.ns_dir / "ipc" / name)
+        uts = "" if host_net else str(self.ns_dir / "uts" / name)
         return net, ipc, uts
 
     async def create_namespaces(self, sandbox_id: str, config: PodSandboxConfig) -> tuple[str, str, str]:
