@@ -96,6 +96,8 @@ async def serve():
         print(server.url, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until our parent goes
 
+from kybernetes.util.gc_tuning import tune_for_long_running
+tune_for_long_running()  # as kyb apiserver does
 uvloop.run(serve())
 """
 
@@ -380,6 +382,9 @@ if __name__ == "__main__":
     options.runs = options.runs or (10 if options.quick else 40)
     options.burst = options.burst or (20 if options.quick else 60)
     options.bursts = options.bursts or (1 if options.quick else 3)
+    from kybernetes.util.gc_tuning import tune_for_long_running
+
+    tune_for_long_running()  # as kyb kubelet does (cli/component.py)
     if options.loop == "uvloop":  # what ``kyb kubelet`` runs on (cli/kubelet.py)
         import uvloop
 

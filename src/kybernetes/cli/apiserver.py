@@ -6,26 +6,17 @@ Every ApiServerConfig field is a flag; the names follow kube-apiserver where it 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import click
 
-from kybernetes.cli.component import LOG_LEVELS, log_format_option, setup_logging
+from kybernetes.cli.component import LOG_LEVELS, log_format_option, run_loop, setup_logging
 from kybernetes.cli.options import check_store_url
 from kybernetes.cli.paths import default_data_dir
 
 _file = click.Path(dir_okay=False, exists=True, path_type=Path)
 
-
-def _run(coro) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable without it
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
 
 
 @click.command()
@@ -90,7 +81,7 @@ def apiserver(data_dir, bind_address, port, store_url, tls_cert_file, tls_key_fi
         advertise_address=advertise_address,
     )
     try:
-        _run(run_apiserver(config))
+        run_loop(run_apiserver(config))
     except KeyboardInterrupt:
         pass
     except (TokenFileError, ApiError, OSError, ValueError) as e:

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 import click
 
 from kybernetes.client.kubeconfig import KubeconfigError
+from kybernetes.util.gc_tuning import tune_for_long_running
 
 LOG_LEVELS = click.Choice(["debug", "info", "warning", "error"])
 LOG_FORMATS = ("text", "json")
@@ -136,6 +137,18 @@ def make_client(kubeconfig: Path | None, *, qps: float, burst: int, user_agent: 
         raise click.ClickException(f"cannot load kubeconfig: {e}") from None
 
 
+def run_loop(coro: Awaitable[Any]) -> None:
+    """Run ``coro`` to its end on uvloop (asyncio's loop without it), with the garbage collector
+    set for a long-running component (util/gc_tuning.py)."""
+    tune_for_long_running()
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay usable without it
+        asyncio.run(coro)  # type: ignore[arg-type]
+    else:
+        uvloop.run(coro)  # type: ignore[arg-type]
+
+
 def run_until_signalled(name: str, main: Callable[[], Awaitable[Any]]) -> None:
     """Run ``main()`` until it returns or SIGTERM/SIGINT arrives; exit 0 on a clean stop."""
 
@@ -150,9 +163,11 @@ def run_until_signalled(name: str, main: Callable[[], Awaitable[Any]]) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover
+        tune_for_long_running()
         asyncio.run(runner())
     else:
         try:
+            tune_for_long_running()
             uvloop.run(runner())
         except Exception as e:
             if not type(e).__module__.startswith("kybernetes."):

@@ -18,16 +18,7 @@ from pathlib import Path
 
 import click
 
-from kybernetes.cli.component import LOG_LEVELS, log_format_option, setup_logging
-
-
-def _run(coro) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
+from kybernetes.cli.component import LOG_LEVELS, log_format_option, run_loop, setup_logging
 
 
 @click.command()
@@ -76,7 +67,7 @@ def scheduler(kubeconfig, context, leader_elect, lease_name, scheduler_names, ku
                 await task
 
     try:
-        _run(main())
+        run_loop(main())
     except KeyboardInterrupt:
         pass
     except Exception as e:

@@ -21,18 +21,10 @@ import click
 
 from kybernetes.api.errors import ApiError
 from kybernetes.api.quantity import parse_quantity
-from kybernetes.cli.component import LOG_LEVELS, log_format_option, setup_logging
+from kybernetes.cli.component import LOG_LEVELS, log_format_option, run_loop, setup_logging
 
 log = logging.getLogger("kybernetes.simulate-nodes")
 
-
-def _run(coro) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
 
 
 def _quantity(ctx, param, value: str) -> str:
@@ -92,7 +84,7 @@ def simulate_nodes(count, kubeconfig, context, name_prefix, first_index, cpu, me
     except (KubeconfigError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     try:
-        _run(_simulate(ApiClient, access, config, qps, burst))
+        run_loop(_simulate(ApiClient, access, config, qps, burst))
     except KeyboardInterrupt:
         pass
     except ApiError as e:
