@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -308,6 +309,31 @@ def test_sysctls_set_record_and_restore(tmp_path):
     # bridge-nf-call-iptables was already on: never recorded, never turned off
     assert (proc / "net/bridge/bridge-nf-call-iptables").read_text().strip() == "1"
     assert sysctls.recorded() == {} and sysctls.restore() == {}
+
+
+def test_a_cluster_leaving_keeps_the_sysctls_another_cluster_on_the_host_still_needs(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "net/ipv4").mkdir(parents=True)
+    (proc / "net/ipv4/ip_forward").write_text("0\n")
+    wanted = {"net.ipv4.ip_forward": "1"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = HostSysctls(tmp_path / "a/record.json", proc_sys=str(proc), wanted=wanted)
+    second = HostSysctls(tmp_path / "b/record.json", proc_sys=str(proc), wanted=wanted)
+    assert first.ensure() == {"net.ipv4.ip_forward": "0"}
+    assert second.ensure() == {} and second.recorded() == {}  # found it on: nothing of its own to record
+    assert first.restore() == {}  # the second cluster still needs forwarding
+    assert (proc / "net/ipv4/ip_forward").read_text().strip() == "1"
+    assert second.recorded() == {"net.ipv4.ip_forward": "0"}  # what the host had: handed over
+    assert second.restore() == {"net.ipv4.ip_forward": "0"}  # the last one out puts it back
+    assert (proc / "net/ipv4/ip_forward").read_text().strip() == "0"
+    assert not (tmp_path / "sysctl-claims").exists()  # beside the fake /proc/sys; gone with the last claim
+    # a cluster whose directory was removed without an uninstall claims nothing any more
+    first.ensure()
+    second.ensure()
+    shutil.rmtree(tmp_path / "b")
+    assert first.restore() == {"net.ipv4.ip_forward": "0"}
+    assert not (tmp_path / "sysctl-claims").exists()
 
 
 def test_sysctls_missing_key_is_not_fatal(tmp_path):

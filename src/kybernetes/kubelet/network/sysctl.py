@@ -10,10 +10,18 @@ data directory *before* the change; ``restore`` puts the found values back and f
 value already right is left alone and not recorded, so a restore never turns off what someone
 else turned on. The bridge-nf keys exist only while br_netfilter is loaded; a missing key is
 reported, not fatal.
+
+Two clusters on one host (two data dirs) need the same values, but only the first one to start
+found them off and recorded that. So each pod network also leaves a claim, host-wide, under
+``CLAIMS_DIR`` (beside a fake /proc/sys in tests): its record file and the values it needs.
+A restore leaves a value alone while another live claim (its record's directory still exists)
+needs it, and hands the value it found to that claimant's record instead: the last cluster to
+go puts back what the host had before the first came.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -29,16 +37,23 @@ REQUIRED_SYSCTLS: dict[str, str] = {
 }
 
 
+CLAIMS_DIR = Path("/run/kybernetes-sysctl-claims")
+
+
 class SysctlError(Exception):
     """A host setting could not be read or written."""
 
 
 class HostSysctls:
     def __init__(self, record_path: str | os.PathLike[str], proc_sys: str = "/proc/sys",
-                 wanted: dict[str, str] | None = None):
-        self.record_path = Path(record_path)
+                 wanted: dict[str, str] | None = None, claims_dir: str | os.PathLike[str] | None = None):
+        self.record_path = Path(record_path).absolute()
         self.proc_sys = Path(proc_sys)
         self.wanted = dict(REQUIRED_SYSCTLS if wanted is None else wanted)
+        if claims_dir is None:
+            claims_dir = CLAIMS_DIR if self.proc_sys == Path("/proc/sys") else self.proc_sys.parent / "sysctl-claims"
+        self.claims_dir = Path(claims_dir)
+        self.claim_path = self.claims_dir / (hashlib.sha256(str(self.record_path).encode()).hexdigest()[:16] + ".json")
 
     def _path(self, key: str) -> Path:
         return self.proc_sys / key.replace(".", "/")
@@ -64,6 +79,7 @@ class HostSysctls:
     def ensure(self) -> dict[str, str]:
         """Set every wanted value; return what was changed now (key → the value found)."""
         changed: dict[str, str] = {}
+        self._claim()
         record = self.recorded()
         for key, value in self.wanted.items():
             current = self.read(key)
@@ -80,16 +96,68 @@ class HostSysctls:
         return changed
 
     def restore(self) -> dict[str, str]:
-        """Put back every recorded value; return what was restored (key → the value put back)."""
+        """Put back every recorded value no other cluster's claim still needs (those are handed
+        to that cluster's record); return what was put back (key → value)."""
         record = self.recorded()
+        self._unclaim()
+        others = self._other_claims()
+        restored = {}
         for key, original in record.items():
-            if self.read(key) is not None:
+            heir = next((path for path, keys in others if key in keys), None)
+            if heir is not None:
+                self._bequeath(heir, key, original)
+                log.info("sysctl %s left on: %s still needs it", key, heir.parent)
+            elif self.read(key) is not None:
                 self._write(key, original)
+                restored[key] = original
         try:
             os.unlink(self.record_path)
         except FileNotFoundError:
             pass
-        return record
+        self._unclaim()  # again: the directory goes once stale claims are dropped too
+        return restored
+
+    # -- claims of other clusters on this host ---------------------------------------------------
+
+    def _claim(self) -> None:
+        data = {"record": str(self.record_path), "keys": sorted(self.wanted)}
+        try:
+            self.claims_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+            write_atomic(self.claim_path, json.dumps(data).encode(), PUBLIC)
+        except OSError as e:
+            log.warning("cannot record this network's sysctl claim in %s: %s", self.claims_dir, e)
+
+    def _unclaim(self) -> None:
+        for remove, path in ((os.unlink, self.claim_path), (os.rmdir, self.claims_dir)):
+            try:
+                remove(path)  # the directory goes with the host's last claim
+            except OSError:
+                pass
+
+    def _other_claims(self) -> list[tuple[Path, set[str]]]:
+        """(record path, keys) of every other live claim; claims whose cluster's directory is gone
+        (removed without an uninstall) are dropped."""
+        claims = []
+        for path in sorted(self.claims_dir.glob("*.json")) if self.claims_dir.is_dir() else ():
+            try:
+                data = json.loads(path.read_bytes())
+                record, keys = Path(data["record"]), {str(k) for k in data["keys"]}
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if record == self.record_path:
+                continue
+            if not record.parent.is_dir():
+                path.unlink(missing_ok=True)
+                continue
+            claims.append((record, keys))
+        return claims
+
+    def _bequeath(self, heir_record: Path, key: str, original: str) -> None:
+        heir = HostSysctls(heir_record, str(self.proc_sys), self.wanted, self.claims_dir)
+        inherited = heir.recorded()
+        if key not in inherited:  # the heir found the value we had set: ours is the host's own
+            inherited[key] = original
+            heir._save(inherited)
 
     def _write(self, key: str, value: str) -> None:
         try:
