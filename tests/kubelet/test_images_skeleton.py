@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
 import stat
 import tarfile
@@ -287,3 +288,25 @@ def test_overlay_options_are_relative_to_the_store_and_the_process_cwd_stays(con
     assert f"lowerdir=skeletons/{mount.skeleton}:layers/" in options
     assert str(store.root) not in options  # the node's mountinfo stays short: runc reads it whole
     assert Path(mount.path, "bin/busybox").exists()
+
+
+@needs_root
+def test_a_runtime_container_dir_is_named_by_16_hex_digits_unless_another_container_has_it(containers):
+    store, _ = containers
+    image = add_image(store, busybox_layer())
+    prefix = secrets.token_hex(8)
+    first, second = prefix + secrets.token_hex(24), prefix + secrets.token_hex(24)  # same 16 first digits
+    try:
+        one = rootfs.prepare_rootfs(store, image, first, POINTS)
+        assert Path(one.path).parent == store.root / "containers" / prefix  # short mountinfo lines
+        assert rootfs.prepare_rootfs(store, image, first, POINTS) == one  # found again by its id
+        two = rootfs.prepare_rootfs(store, image, second, POINTS)
+        assert Path(two.path).parent == store.root / "containers" / second  # the short name is taken
+        assert set(rootfs.mounted_rootfs(store)) == {first, second}
+        rootfs.release_rootfs(store, first)
+        assert os.path.ismount(two.path) and not (store.root / "containers" / prefix).exists()
+        assert rootfs.prepare_rootfs(store, image, second, POINTS) == two  # still by its full id
+    finally:
+        for container in (first, second):
+            rootfs.release_rootfs(store, container)
+    assert not os.listdir(store.root / "containers")

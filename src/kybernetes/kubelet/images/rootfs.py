@@ -1,7 +1,8 @@
 """A container's root filesystem: the image's unpacked layers under a private overlayfs.
 
-    STORE/containers/<container id>/
-        container.json   image id, layers and skeleton (written first: it keeps them referenced)
+    STORE/containers/<container id, 16 hex digits of it for a runtime's 64-digit id>/
+        container.json   container id, image id, layers and skeleton (written first: it keeps
+                         them referenced)
         upper/           the container's writes
         work/            overlayfs' scratch dir (same filesystem as upper/)
         rootfs/          the overlay mount: lowerdir = [skeleton,] the image's layers, top first
@@ -52,6 +53,8 @@ from kybernetes.kubelet.images.errors import ImageNotFoundError, ImageStoreError
 from kybernetes.kubelet.images.store import ImageStore, skeleton_image_part
 
 _CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_LONG_HEX_ID = re.compile(r"^[0-9a-f]{64}$")
+SHORT_DIR_DIGITS = 16
 _MNT_DETACH = 2
 TOUCH_INTERVAL = 60.0  # seconds between writes of an image's last_used by container starts
 _CLONE_FS = 0x200
@@ -74,9 +77,23 @@ class RootfsMount:
 
 
 def _container_dir(store: ImageStore, container_id: str) -> str:
+    """``containers/<the first 16 hex digits of the id>`` for a runtime's 64-hex-digit container id
+    (its mount point, upper and work dirs are in the overlay's line of the node's mountinfo, which
+    runc reads whole four times per container start), unless that directory is another
+    container's (its record names it) or the container has one by its full id (made before);
+    ``containers/<id>`` for any other id."""
     if not isinstance(container_id, str) or not _CONTAINER_ID.match(container_id):
         raise ImageStoreError(f"invalid container id {container_id!r}")
-    return str(store.root / "containers" / container_id)
+    full = str(store.root / "containers" / container_id)
+    if not _LONG_HEX_ID.match(container_id) or os.path.isdir(full):
+        return full
+    short = str(store.root / "containers" / container_id[:SHORT_DIR_DIGITS])
+    try:
+        with open(os.path.join(short, "container.json"), "rb") as f:
+            owner = json.loads(f.read()).get("container_id", "")
+    except (OSError, ValueError, AttributeError):
+        owner = container_id  # no record: free (or this container's, cut short by a crash)
+    return short if owner == container_id else full
 
 
 def skeleton_dir(store: ImageStore, key: str) -> Path:
@@ -143,7 +160,7 @@ def _prepare(store: ImageStore, image_id: str, container_id: str, points: tuple[
         missing = [d for d in image.layers if not store.has_layer(d)]
         if missing:
             raise ImageStoreError(f"image {image.id}: layers missing from the store: {', '.join(missing)}")
-        record = {"image_id": image.id, "layers": image.layers}
+        record = {"container_id": container_id, "image_id": image.id, "layers": image.layers}
         key = skeleton_key(image.id, points) if points else ""
         known = _skeletons.get((str(store.root), key)) if key else False
         if known:
@@ -386,4 +403,6 @@ def release_rootfs(store: ImageStore, container_id: str) -> None:
 
 def mounted_rootfs(store: ImageStore) -> dict[str, RootfsMount]:
     """Every container's rootfs record (mounted or not): container id -> RootfsMount."""
-    return {cid: _mount_of(store, cid, record) for cid, record in store.container_records().items()}
+    records = store.container_records()
+    return {record.get("container_id") or name: _mount_of(store, record.get("container_id") or name, record)
+            for name, record in records.items()}
