@@ -13,8 +13,8 @@ The kernel takes the mount options in one page (4 KiB). They name the layers, up
 dirs relative to the store's root, and mount(2) runs from a thread whose working directory is
 the store (``_mount_overlay``): the node's mountinfo, which runc reads whole four times per
 container start, stays short, and ~55 layers fit; beyond that they are relative to the layers/
-dir (``<hex>/fs``, 67 bytes each): ~60 layers. An image without layers gets an empty lowerdir. Preparing is
-idempotent (a second call for the same container returns the existing mount) and so is
+dir (``<hex>/fs``, 67 bytes each): ~60 layers. An image without layers gets an empty lowerdir.
+Preparing is idempotent (a second call for the same container returns the existing mount) and so is
 releasing, which unmounts (lazily if something still holds the mount) and removes the dirs.
 
 Why skeletons: runc creates every mount point the image lacks (/proc, /sys, /etc/hosts,
@@ -51,6 +51,7 @@ from pathlib import Path
 
 from kybernetes.kubelet.images.errors import ImageNotFoundError, ImageStoreError
 from kybernetes.kubelet.images.store import ImageStore, skeleton_image_part
+from kybernetes.util.files import PUBLIC, write_atomic
 
 _CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _LONG_HEX_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -76,6 +77,16 @@ class RootfsMount:
     skeleton: str = ""  # the key of the skeleton among the lowerdirs, "" for none
 
 
+def _read_record(base: str) -> dict | None:
+    """The container.json in ``base``; None when there is none (or it cannot be read)."""
+    try:
+        with open(os.path.join(base, "container.json"), "rb") as f:
+            record = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _container_dir(store: ImageStore, container_id: str) -> str:
     """``containers/<the first 16 hex digits of the id>`` for a runtime's 64-hex-digit container id
     (its mount point, upper and work dirs are in the overlay's line of the node's mountinfo, which
@@ -88,20 +99,17 @@ def _container_dir(store: ImageStore, container_id: str) -> str:
     if not _LONG_HEX_ID.match(container_id) or os.path.isdir(full):
         return full
     short = str(store.root / "containers" / container_id[:SHORT_DIR_DIGITS])
-    try:
-        with open(os.path.join(short, "container.json"), "rb") as f:
-            owner = json.loads(f.read()).get("container_id", "")
-    except (OSError, ValueError, AttributeError):
-        owner = container_id  # no record: free (or this container's, cut short by a crash)
-    return short if owner == container_id else full
+    record = _read_record(short)
+    # no record: free (or this container's, cut short by a crash)
+    return short if record is None or record.get("container_id") == container_id else full
 
 
 def skeleton_dir(store: ImageStore, key: str) -> Path:
     return store.root / "skeletons" / key
 
 
-def _mount_of(store: ImageStore, container_id: str, record: dict) -> RootfsMount:
-    base = _container_dir(store, container_id)
+def _mount_of(store: ImageStore, container_id: str, base: str, record: dict) -> RootfsMount:
+    """The mount ``record`` describes for the container whose directory is ``base``."""
     lowers = tuple(str(store.layer_fs(d)) for d in reversed(record["layers"])) or (str(store.root / "layers" / "empty"),)
     skeleton = record.get("skeleton") or ""
     if skeleton:
@@ -150,7 +158,7 @@ def _prepare(store: ImageStore, image_id: str, container_id: str, points: tuple[
                 raise ImageStoreError(f"container {container_id} already has a root filesystem of another image")
             if existing.get("skeleton") and not skeleton_dir(store, existing["skeleton"]).is_dir():
                 del existing["skeleton"]  # gone (by hand?): runc makes the mount points as before
-            mount = _mount_of(store, container_id, existing)
+            mount = _mount_of(store, container_id, base, existing)
             if not os.path.ismount(mount.path):
                 _mount_overlay(store, mount, existing)
             return mount
@@ -166,7 +174,7 @@ def _prepare(store: ImageStore, image_id: str, container_id: str, points: tuple[
         if known:
             if skeleton_dir(store, key).is_dir():  # under the lock: no prune takes it before the record
                 record["skeleton"] = key
-                if not _fits(store, _mount_of(store, container_id, record), record):
+                if not _fits(store, _mount_of(store, container_id, base, record), record):
                     del record["skeleton"]
             else:
                 known = None  # pruned since: made again
@@ -179,11 +187,11 @@ def _prepare(store: ImageStore, image_id: str, container_id: str, points: tuple[
         if not image.layers:
             os.makedirs(store.root / "layers" / "empty", mode=0o755, exist_ok=True)
         _note_use(store, image.id)
-    mount = _mount_of(store, container_id, record)
+    mount = _mount_of(store, container_id, base, record)
     try:
         _mount_overlay(store, mount, record)
         if known is None:
-            mount = _add_skeleton(store, mount, record, key, points)
+            mount = _add_skeleton(store, mount, base, record, key, points)
     except BaseException:
         with store.locked():
             while os.path.ismount(mount.path):
@@ -213,7 +221,7 @@ def skeleton_key(image_id: str, points: tuple[MountPoint, ...]) -> str:
     return f"{skeleton_image_part(image_id)}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
-def _add_skeleton(store: ImageStore, mount: RootfsMount, record: dict, key: str,
+def _add_skeleton(store: ImageStore, mount: RootfsMount, base: str, record: dict, key: str,
                   points: tuple[MountPoint, ...]) -> RootfsMount:
     """The first container of its image and mount points: work out what the image lacks from its
     mount (still the image's own view), make the skeleton, and mount again with it on top. A
@@ -224,7 +232,7 @@ def _add_skeleton(store: ImageStore, mount: RootfsMount, record: dict, key: str,
         _skeletons[cache_key] = False
         return mount
     with_skeleton = dict(record, skeleton=key)
-    if not _fits(store, _mount_of(store, mount.container_id, with_skeleton), with_skeleton):
+    if not _fits(store, _mount_of(store, mount.container_id, base, with_skeleton), with_skeleton):
         return mount
     tmp = store.ingest_dir()
     try:
@@ -243,15 +251,12 @@ def _add_skeleton(store: ImageStore, mount: RootfsMount, record: dict, key: str,
                     return mount
                 # another container of the image made it meanwhile: the same content, use that one
             record["skeleton"] = key
-            record_path = os.path.join(os.path.dirname(mount.path), "container.json")
-            with open(record_path + ".tmp", "w") as f:
-                json.dump(record, f)
-            os.replace(record_path + ".tmp", record_path)
+            write_atomic(Path(base, "container.json"), json.dumps(record).encode(), PUBLIC, durable=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _skeletons[cache_key] = True
     _unmount(mount.path)
-    mount = _mount_of(store, mount.container_id, record)
+    mount = _mount_of(store, mount.container_id, base, record)
     _mount_overlay(store, mount, record)
     return mount
 
@@ -391,18 +396,16 @@ def release_rootfs(store: ImageStore, container_id: str) -> None:
         while os.path.ismount(rootfs):
             _unmount(rootfs)
         if os.path.exists(base):
-            try:
-                with open(os.path.join(base, "container.json"), "rb") as f:
-                    record = json.loads(f.read())
-            except (OSError, ValueError):
-                record = {}
+            record = _read_record(base)
             shutil.rmtree(base)
-            if not isinstance(record, dict) or not store.kept_by_images(record):
+            if record is None or not store.kept_by_images(record):
                 store.prune()
 
 
 def mounted_rootfs(store: ImageStore) -> dict[str, RootfsMount]:
     """Every container's rootfs record (mounted or not): container id -> RootfsMount."""
-    records = store.container_records()
-    return {record.get("container_id") or name: _mount_of(store, record.get("container_id") or name, record)
-            for name, record in records.items()}
+    mounts = {}
+    for name, record in store.container_records().items():
+        container_id = record.get("container_id") or name
+        mounts[container_id] = _mount_of(store, container_id, str(store.root / "containers" / name), record)
+    return mounts
