@@ -68,13 +68,7 @@ class HostSysctls:
 
     def recorded(self) -> dict[str, str]:
         """The values found before we changed them (key → original value)."""
-        try:
-            data = json.loads(self.record_path.read_bytes())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        return _read_record(self.record_path)
 
     def ensure(self) -> dict[str, str]:
         """Set every wanted value; return what was changed now (key → the value found)."""
@@ -99,7 +93,6 @@ class HostSysctls:
         """Put back every recorded value no other cluster's claim still needs (those are handed
         to that cluster's record); return what was put back (key → value)."""
         record = self.recorded()
-        self._unclaim()
         others = self._other_claims()
         restored = {}
         for key, original in record.items():
@@ -114,7 +107,7 @@ class HostSysctls:
             os.unlink(self.record_path)
         except FileNotFoundError:
             pass
-        self._unclaim()  # again: the directory goes once stale claims are dropped too
+        self._unclaim()
         return restored
 
     # -- claims of other clusters on this host ---------------------------------------------------
@@ -152,12 +145,12 @@ class HostSysctls:
             claims.append((record, keys))
         return claims
 
-    def _bequeath(self, heir_record: Path, key: str, original: str) -> None:
-        heir = HostSysctls(heir_record, str(self.proc_sys), self.wanted, self.claims_dir)
-        inherited = heir.recorded()
+    @staticmethod
+    def _bequeath(heir_record: Path, key: str, original: str) -> None:
+        inherited = _read_record(heir_record)
         if key not in inherited:  # the heir found the value we had set: ours is the host's own
             inherited[key] = original
-            heir._save(inherited)
+            _save_record(heir_record, inherited)
 
     def _write(self, key: str, value: str) -> None:
         try:
@@ -166,5 +159,17 @@ class HostSysctls:
             raise SysctlError(f"cannot set {key}={value}: {e}") from None
 
     def _save(self, record: dict[str, str]) -> None:
-        self.record_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(self.record_path, json.dumps(record, indent=1).encode(), PUBLIC)
+        _save_record(self.record_path, record)
+
+
+def _read_record(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save_record(path: Path, record: dict[str, str]) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(record, indent=1).encode(), PUBLIC)
