@@ -18,7 +18,6 @@ from kybernetes.cli.paths import default_data_dir
 _file = click.Path(dir_okay=False, exists=True, path_type=Path)
 
 
-
 @click.command()
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the default SQLite store lives [default: as `kyb up`].")

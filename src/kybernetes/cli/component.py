@@ -160,14 +160,13 @@ def run_until_signalled(name: str, main: Callable[[], Awaitable[Any]]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    tune_for_long_running()
     try:
         import uvloop
     except ImportError:  # pragma: no cover
-        tune_for_long_running()
         asyncio.run(runner())
     else:
         try:
-            tune_for_long_running()
             uvloop.run(runner())
         except Exception as e:
             if not type(e).__module__.startswith("kybernetes."):

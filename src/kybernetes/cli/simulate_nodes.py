@@ -26,7 +26,6 @@ from kybernetes.cli.component import LOG_LEVELS, log_format_option, run_loop, se
 log = logging.getLogger("kybernetes.simulate-nodes")
 
 
-
 def _quantity(ctx, param, value: str) -> str:
     try:
         if parse_quantity(value).value <= 0:
