@@ -36,7 +36,7 @@ LOCAL_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\
                "fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
 
 
-SHORT_NAME = 16  # hex digits of the sandbox id that name its namespace files
+SHORT_NAME = 16  # hex digits of the sandbox id that name its namespace files and its pod cgroup
 
 
 class SandboxError(Exception):

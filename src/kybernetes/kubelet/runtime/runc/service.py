@@ -30,7 +30,7 @@ from kybernetes.kubelet.runtime.runc.container_ops import ContainerOps
 from kybernetes.kubelet.runtime.runc.images import ContainerImages
 from kybernetes.kubelet.runtime.runc.log_reopen import LogReopenOps
 from kybernetes.kubelet.runtime.runc.machine_stats import MachineStatsOps
-from kybernetes.kubelet.runtime.runc.sandbox import SandboxError, SandboxHost
+from kybernetes.kubelet.runtime.runc.sandbox import SHORT_NAME, SandboxError, SandboxHost
 from kybernetes.kubelet.runtime.runc.state import (
     ContainerRecord,
     PodIndex,
@@ -233,7 +233,7 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         parent = config.linux.cgroup_parent if config.linux and config.linux.cgroup_parent else ""
         record = SandboxRecord(sandbox_id, config, now_ns(),
                                dir=str(self.host.sandbox_dir(sandbox_id)),
-                               cgroup_parent=parent or f"/{self.cgroup_root}/pod{sandbox_id[:16]}")
+                               cgroup_parent=parent or f"/{self.cgroup_root}/pod{sandbox_id[:SHORT_NAME]}")
         # The namespace files it is about to make are in the record from the start: a crash from
         # here on leaves something to clean up, and a runtime that re-adopts the record finds
         # them (or finds them missing: then the sandbox is not ready).
