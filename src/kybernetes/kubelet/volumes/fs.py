@@ -74,9 +74,14 @@ def _escape(path: str) -> str:
     return "".join(f"\\{ord(ch):03o}" if ch in " \t\n\\" else ch for ch in path)
 
 
+def _mount_point(line: str) -> str:
+    """The mount point field of a mountinfo line."""
+    return _unescape(line.split(" ", 5)[4])
+
+
 def mount_points() -> list[str]:
     with open("/proc/self/mountinfo") as f:
-        return [_unescape(line.split(" ", 5)[4]) for line in f]
+        return [_mount_point(line) for line in f]
 
 
 def mounts_under(directory: Path) -> list[str]:
@@ -86,7 +91,7 @@ def mounts_under(directory: Path) -> list[str]:
     base = str(directory).rstrip("/")
     needle = _escape(base)
     with open("/proc/self/mountinfo") as f:
-        points = [_unescape(line.split(" ", 5)[4]) for line in f if needle in line]
+        points = [_mount_point(line) for line in f if needle in line]
     found = [p for p in points if p == base or p.startswith(base + "/")]
     return sorted(set(found), key=lambda p: -p.count("/"))
 
