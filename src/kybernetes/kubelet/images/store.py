@@ -17,8 +17,7 @@ blob is kept while something refers to it: a layer while an image record or a co
 lists it, a blob while an image record names it (config, manifest, repo digest), a skeleton while
 its image is in the store or a container record names it. ``prune`` removes the rest, so the
 reference counts are always counted from the records, never kept beside them (nothing to drift
-after a crash). Compressed
-layer blobs are not kept once unpacked and verified.
+after a crash). Compressed layer blobs are not kept once unpacked and verified.
 """
 
 from __future__ import annotations

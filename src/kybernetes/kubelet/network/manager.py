@@ -7,7 +7,8 @@
                            ADD the list → the pod's IPs (portmap only for pods with host ports);
                            cache the result
     teardown(netns, id)    DEL the list in reverse with the cached result; sweep leftover chains
-                           (attachments made with bridge ipMasq only); idempotent, and fine when the netns is already gone (CNI DEL must be)
+                           (attachments made with bridge ipMasq only); idempotent, and fine when
+                           the netns is already gone (CNI DEL must be)
     cleanup_leftovers(ids) DEL every cached attachment whose sandbox no longer exists (crashes)
     uninstall()            DEL everything, remove the bridge, IPAM state, our iptables chains (the
                            masquerade one too), put back the sysctls we changed (``kyb uninstall``)
