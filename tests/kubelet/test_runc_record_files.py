@@ -119,11 +119,17 @@ def test_saves_alternate_slots_in_one_file_that_keeps_its_inode(tmp_path):
     assert StateStore(tmp_path).load_containers()[0].exit_code == 13
 
 
-def test_a_save_is_one_write_of_one_slot(tmp_path):
+def saved_three_times(tmp_path) -> tuple[StateStore, ContainerRecord]:
+    """A store and its container record c1, saved three times (both slots written)."""
     store = StateStore(tmp_path)
     c = container()
     for _ in range(3):
         store.save_container(c)
+    return store, c
+
+
+def test_a_save_is_one_write_of_one_slot(tmp_path):
+    store, c = saved_three_times(tmp_path)
     path = tmp_path / "containers" / "c1.json"
     before = path.read_bytes()
     c.message = "changed"
@@ -236,10 +242,7 @@ def test_a_bare_record_of_the_first_layout_loads_and_is_converted(tmp_path):
 
 
 def test_a_conversion_killed_before_removing_the_old_second_file(tmp_path):
-    store = StateStore(tmp_path)
-    c = container()
-    for _ in range(3):
-        store.save_container(c)
+    _, c = saved_three_times(tmp_path)
     stale = tmp_path / "containers" / "c1.json.1"
     old = container()
     old.exit_code = 99
