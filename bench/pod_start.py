@@ -22,9 +22,10 @@ in the node's store. Measured, each in the same run:
 - removal: the burst's pods deleted at once, seconds until the kubelet is done with all of them
   (no sandbox, no pod directory left), and pods removed per second.
 - the burst and its removal run ``--bursts`` times in a row (3; 1 with --quick): the figures are
-  those of the median burst, and every burst's rate is listed. The speed of this 2-core VM
-  changes from one minute to the next (bare runc's p50 moves between ~25 and ~50 ms over an
-  hour, and the rate with it); the median of three is a steadier measure of the sustained rate.
+  those of the median burst, and every burst's rate is listed, so one run shows the spread. The
+  speed of this 2-core VM changes from one minute to the next (bare runc's p50 moved between 26
+  and 49 ms within an hour, and the rate with it): one run, even the median of three bursts, does
+  not settle a difference of a few percent; alternate runs of the two trees and compare many.
 Issue 5 goals: p50 within raw runc + 100 ms without network, p99 <= 1 s, >= 15 starts/s.
 Needs root, runc, conmon and busybox-static. --quick runs in well under a minute. The last line
 is one JSON object with every figure. The machine is shared: compare figures of one run, repeat.
