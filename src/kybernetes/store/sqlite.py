@@ -3,6 +3,7 @@
     event loop ──create/update/delete──► LogWriter thread (group commit, BEGIN IMMEDIATE)
                ──get/list/count────────► reader threads (one connection each; WAL lets reads run
                                          beside the writer and see a consistent snapshot)
+               ──current_revision──────► the loop's own connection (one single-row read)
                ◄──watch events────────── WatchHub (this process's commits at once; other
                                          processes' rows by tailing the log every poll_interval)
                ── Compactor task ──────► LogWriter (logical compaction, then chunked deletes)
@@ -181,7 +182,17 @@ class SqliteStore:
         return revision
 
     async def current_revision(self) -> int:
-        return await self._read(log.current_revision)
+        """The highest revision committed, by any connection. Asked for on most writes (admission
+        reads the caches at it), so it is one single-row query on the loop's own connection
+        (autocommit: it sees every commit made before it), as ``_data_changed`` runs there too: a
+        hop to a reader thread and back costs some ten times the query's CPU."""
+        conn = getattr(self, "_version_conn", None)
+        if conn is None or self._closed:
+            return await self._read(log.current_revision)
+        try:
+            return log.current_revision(conn)
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"sqlite read failed: {error}") from None
 
     async def compact_revision(self) -> int:
         return await self._read(lambda conn: log.meta_value(conn, log.COMPACT_KEY))

@@ -1,5 +1,6 @@
 """The SQLite revision log: schema, connections and the queries both the reader pool and the
-writer thread run. Everything here is synchronous and runs in worker threads, never on the loop.
+writer thread run. Everything here is synchronous and runs in worker threads; only the one-row
+reads current_revision and meta_value also run on the loop (sqlite.py's version connection).
 
 The shape is kine's (k3s-io/kine, the generic SQL driver): an append-only table where every write
 is a new row and the row id IS the global revision.
