@@ -231,8 +231,8 @@ class RecordFiles:
         self._prefix = f"{directory}{os.sep}"
         self._newest: dict[str, _Newest] = {}
 
-    def write(self, record_id: str, record_data: dict[str, Any]) -> None:
-        payload = json.dumps(record_data, separators=(",", ":")).encode()
+    def write(self, record_id: str, payload: bytes) -> None:
+        """Save ``payload``, the record as compact JSON, as the record's next generation."""
         path = f"{self._prefix}{record_id}{RECORD_SUFFIX}"
         newest = self._newest.get(record_id)
         generation = 1 if newest is None else newest.generation + 1
