@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -212,3 +214,43 @@ def test_pull_policies():
         should_pull("Never", False)
     with pytest.raises(ValueError):
         should_pull("Sometimes", True)
+
+
+def _rewrite_in_place(record_file, old: str, new: str) -> None:
+    """Change a record file without touching its directory (what no writer of the store does)."""
+    with open(record_file, "r+") as f:
+        text = f.read().replace(old, new)
+        f.seek(0)
+        f.write(text)
+        f.truncate()
+
+
+def test_lookups_come_from_memory_until_another_store_changes_the_records(tmp_path, images):
+    path = tmp_path / "app.oci.tar"
+    write_oci_archive(path, images["app"], "docker.io/library/app:1.0")
+    ours, theirs = ImageStore(tmp_path / "store"), ImageStore(tmp_path / "store")  # theirs: `kyb images`
+    [imported] = import_archive(theirs, path, AMD64)
+    [record_file] = (tmp_path / "store" / "images").glob("*.json")
+
+    # just written: the directory has not settled, so every lookup reads the files
+    assert ours.find("app:1.0").id == imported.record.id
+    _rewrite_in_place(record_file, "app:1.0", "app:1.1")
+    assert ours.find("app:1.0") is None and ours.find("app:1.1").id == imported.record.id
+
+    # settled: answered from memory, so a change that leaves the directory alone is not seen ...
+    past = time.time() - 60
+    os.utime(record_file.parent, (past, past))
+    assert ours.find("app:1.1").id == imported.record.id
+    _rewrite_in_place(record_file, "app:1.1", "app:1.2")
+    assert ours.find("app:1.1").id == imported.record.id
+    # ... and what a caller does to a record it got leaves the store's memory alone
+    ours.get(imported.record.id).repo_tags.append("docker.io/library/app:mine")
+    assert ours.get(imported.record.id).repo_tags == ["docker.io/library/app:1.1"]
+
+    # every change a store makes renames or removes a file in the directory: seen at once
+    theirs.commit_image(theirs.read_blob(imported.record.id), imported.record.layers, ["docker.io/library/app:2"])
+    assert "docker.io/library/app:2" in ours.find("app:2").repo_tags
+    os.utime(record_file.parent, (past, past))
+    assert ours.find("app:2") is not None
+    theirs.remove("app:2")
+    assert ours.find("app:2") is None and ours.get(imported.record.id) is None and ours.images() == []

@@ -57,7 +57,7 @@ class OciImageService:
         return [r.to_image() for r in records]
 
     async def image_status(self, image: ImageSpec) -> Image | None:
-        record = await asyncio.to_thread(self.store.find, image.image)
+        record = self.store.find(image.image)  # from the store's memory (or a few small files)
         return record.to_image() if record else None
 
     async def pull_image(self, image: ImageSpec, auth: AuthConfig | None = None,
@@ -94,8 +94,8 @@ class OciImageService:
     # -- for the runtime --------------------------------------------------------------------------
 
     async def image_config(self, image: str) -> ImageConfig:
-        """The config of an image given by id, tag or digest reference."""
-        return await asyncio.to_thread(self.store.image_config, image)
+        """The config of an image given by id, tag or digest reference (read once per image)."""
+        return self.store.image_config(image)
 
     async def prepare_rootfs(self, image_id: str, container_id: str,
                              mount_points: tuple[tuple[str, bool], ...] = ()) -> RootfsMount:

@@ -85,6 +85,14 @@ def skeleton_image_part(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:16]
 
 
+RECORDS_SETTLED_NS = 2_000_000_000  # a records directory unchanged this long is cached (_records_data)
+
+
+def _record_of(data: dict) -> ImageRecord:
+    """A record of its own (its lists copied), so that changing it leaves the cached data alone."""
+    return ImageRecord(**{key: list(value) if isinstance(value, list) else value for key, value in data.items()})
+
+
 class ImageStore:
     def __init__(self, root: str | os.PathLike, now: Callable[[], float] = time.time) -> None:
         self.root = Path(root).absolute()
@@ -94,6 +102,8 @@ class ImageStore:
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._configs: dict[str, ImageConfig] = {}  # image id -> its config (read once)
+        # (the records directory's inode, mtime and ctime; the records' data by image id)
+        self._records: tuple[tuple[int, int, int], dict[str, dict]] | None = None
 
     # -- locking ----------------------------------------------------------------------------------
 
@@ -188,24 +198,38 @@ class ImageStore:
     def _save(self, record: ImageRecord) -> None:
         write_atomic(self._record_path(record.id), json.dumps(asdict(record), indent=1).encode(), 0o644)
 
-    def images(self) -> list[ImageRecord]:
-        out = []
-        for path in sorted((self.root / "images").glob("*.json")):
+    def _records_data(self) -> dict[str, dict]:
+        """Every image record's data by image id: the copy read last while the records directory
+        has not changed since, else read again. A container start looks images up several times
+        (by name, by id), and each look used to read every record file. Records are only ever
+        written whole and renamed into place (``_save``) or unlinked, which changes the directory's
+        mtime, also when another process (``kyb images``) does it."""
+        directory = self.root / "images"
+        stat = os.stat(directory)
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
+        cached = self._records
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        records = {}
+        for path in sorted(directory.glob("*.json")):
             try:
-                out.append(ImageRecord(**json.loads(path.read_bytes())))
+                data = json.loads(path.read_bytes())
+                ImageRecord(**data)  # a record of ours: it converts
             except (OSError, ValueError, TypeError):
                 continue  # removed meanwhile, or not ours
-        return out
+            records[data.get("id")] = data
+        # A directory's timestamps move in coarse ticks: a change made in the same tick as the
+        # stat above would leave the signature as it is, so only a settled directory is cached.
+        if time.time_ns() - stat.st_mtime_ns > RECORDS_SETTLED_NS:
+            self._records = (signature, records)
+        return records
+
+    def images(self) -> list[ImageRecord]:
+        return [_record_of(data) for data in self._records_data().values()]
 
     def get(self, image_id: str) -> ImageRecord | None:
-        try:
-            digest_hex(image_id)
-        except DigestMismatchError:
-            return None
-        try:
-            return ImageRecord(**json.loads(self._record_path(image_id).read_bytes()))
-        except (OSError, ValueError, TypeError):
-            return None
+        data = self._records_data().get(image_id)
+        return None if data is None else _record_of(data)
 
     def find(self, name: str) -> ImageRecord | None:
         """By image id (``sha256:<hex>``, the hex, or a prefix of 12+), repo tag or repo digest."""

@@ -73,14 +73,15 @@ def image_config_from(raw: Any) -> ImageConfig:
 
 class StoreImages:
     """ContainerImages over the node's image store (kubelet/images/): overlay rootfs per
-    container, the pulled image's config. The store's calls are blocking file and mount work,
-    run in a thread."""
+    container, the pulled image's config. Mounting and unmounting are blocking work (and wait
+    for the store's lock), run in a thread; looking an image up is answered from the store's
+    memory, or from a few small files, at once."""
 
     def __init__(self, store: Any):
         self.store = store
 
     async def resolve(self, image: str) -> tuple[str, str]:
-        record = await asyncio.to_thread(self.store.find, image)
+        record = self.store.find(image)
         if record is None:
             raise LookupError(image)
         return record.id, (record.repo_digests[0] if record.repo_digests else record.id)
@@ -94,4 +95,4 @@ class StoreImages:
         await asyncio.to_thread(rootfs.release_rootfs, self.store, container_id)
 
     async def image_config(self, image_id: str) -> ImageConfig:
-        return image_config_from(await asyncio.to_thread(self.store.image_config, image_id))
+        return image_config_from(self.store.image_config(image_id))
