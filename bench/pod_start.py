@@ -333,7 +333,7 @@ async def burst_once(args: argparse.Namespace, client, node, usage_file: Path | 
     names = [f"burst-{i}" for i in range(args.burst)]
     idle = CpuMeter(usage_file, apiserver_pid)
     cpu = CpuMeter(usage_file, apiserver_pid)
-    profiler = cProfile.Profile() if args.profile and first else None
+    profiler = cProfile.Profile(time.thread_time) if args.profile and first else None
     if profiler:
         profiler.enable()
     with system_profile(args.perf) if args.perf and first else contextlib.nullcontext():
@@ -374,7 +374,7 @@ if __name__ == "__main__":
                         help="the apiserver in a process of its own (as under kyb up) or in the bench's own "
                              "(as figures before --apiserver existed)")
     parser.add_argument("--profile", metavar="FILE",
-                        help="cProfile this process's event loop thread during the burst; pstats to FILE")
+                        help="cProfile the CPU time of this process's event loop thread during the burst; pstats to FILE")
     parser.add_argument("--perf", metavar="FILE",
                         help="perf record -a (every process, with call graphs) during the burst; perf.data to FILE "
                              "(needs the perf tool: Debian linux-perf)")
