@@ -208,14 +208,14 @@ def container_mounts(pod: Obj, container: Obj, volumes: PodVolumes | None, env: 
     log_host = ""
     message_path = container.get("terminationMessagePath") or DEFAULT_TERMINATION_MESSAGE_PATH
     if not any(m.container_path == message_path for m in mounts):
-        directory = volumes.pod_dir / "containers" / str(container.get("name", ""))
-        directory.mkdir(parents=True, exist_ok=True)
-        log_file = directory / f"termination-log-{attempt}"
+        directory = os.path.join(volumes.pod_dir, "containers", str(container.get("name", "")))
+        os.makedirs(directory, exist_ok=True)
+        log_file = os.path.join(directory, f"termination-log-{attempt}")
         fd = os.open(log_file, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         os.close(fd)
         os.chmod(log_file, 0o666)
-        mounts.append(cri.Mount(container_path=message_path, host_path=str(log_file)))
-        log_host = str(log_file)
+        mounts.append(cri.Mount(container_path=message_path, host_path=log_file))
+        log_host = log_file
     return tuple(mounts), log_host
 
 
@@ -256,15 +256,17 @@ def write_hosts_file(pod: Obj, volumes: PodVolumes, facts: PodFacts, cluster_dom
         except OSError:
             host_hosts = LOCAL_HOSTS
     text = hosts_file(pod, facts.pod_ips, cluster_domain, host_hosts)
-    path = volumes.pod_dir / "etc-hosts"
+    path = os.path.join(volumes.pod_dir, "etc-hosts")
     try:
-        if path.read_text() == text:
-            return str(path)
+        with open(path) as f:
+            if f.read() == text:
+                return path
     except OSError:
         pass
-    path.write_text(text)
-    path.chmod(0o644)
-    return str(path)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    return path
 
 
 # -- the whole config ---------------------------------------------------------------------------

@@ -66,12 +66,18 @@ def _clean(payload: dict[str, FileProjection]) -> dict[str, FileProjection]:
 
 
 class AtomicWriter:
-    def __init__(self, target: Path):
-        self.target = Path(target)
+    """The writer of one volume directory. Paths are strings: a pod start writes a volume or two,
+    and pathlib's joins cost more than the file calls they name."""
 
-    def current_version(self) -> Path | None:
+    def __init__(self, target: str | os.PathLike[str]):
+        self.target = os.fspath(target)
+
+    def _in_target(self, name: str) -> str:
+        return os.path.join(self.target, name)
+
+    def current_version(self) -> str | None:
         try:
-            return self.target / os.readlink(self.target / DATA_LINK)
+            return self._in_target(os.readlink(self._in_target(DATA_LINK)))
         except OSError:
             return None
 
@@ -79,7 +85,7 @@ class AtomicWriter:
         """The payload of the current version ({} when there is none)."""
         version = self.current_version()
         found: dict[str, FileProjection] = {}
-        if version is None or not version.is_dir():
+        if version is None or not os.path.isdir(version):
             return found
         for root, _dirs, files in os.walk(version):
             for name in files:
@@ -92,27 +98,27 @@ class AtomicWriter:
     def write(self, payload: dict[str, FileProjection], *, fs_group: int | None = None) -> bool:
         """Make the volume show exactly ``payload``; True when anything changed."""
         payload = _clean(payload)
-        self.target.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.target, exist_ok=True)
         old = self.current_version()
         if old is not None and fs_group is None and self.read_current() == payload:
             return False
         if old is not None and fs_group is not None and self._same_with_group(payload, fs_group):
             return False
         version = self._write_version(payload, fs_group)
-        tmp_link = self.target / TMP_LINK
+        tmp_link = self._in_target(TMP_LINK)
         if os.path.lexists(tmp_link):
             os.unlink(tmp_link)
-        os.symlink(version.name, tmp_link)
-        os.rename(tmp_link, self.target / DATA_LINK)
+        os.symlink(os.path.basename(version), tmp_link)
+        os.rename(tmp_link, self._in_target(DATA_LINK))
         wanted = {path.split("/", 1)[0] for path in payload}
         for name in sorted(wanted):
-            link = self.target / name
+            link = self._in_target(name)
             if not os.path.lexists(link):
                 os.symlink(f"{DATA_LINK}/{name}", link)
         for entry in os.scandir(self.target):
             if not entry.name.startswith("..") and entry.name not in wanted and entry.is_symlink():
                 os.unlink(entry.path)
-        if old is not None and old != version and old.is_dir():
+        if old is not None and old != version and os.path.isdir(old):
             _remove_plain_tree(old)
         return True
 
@@ -125,28 +131,28 @@ class AtomicWriter:
         for path, projection in payload.items():
             if current[path].data != projection.data:
                 return False
-            if os.lstat(version / path).st_gid != fs_group:
+            if os.lstat(os.path.join(version, path)).st_gid != fs_group:
                 return False
         return True
 
-    def _write_version(self, payload: dict[str, FileProjection], fs_group: int | None) -> Path:
+    def _write_version(self, payload: dict[str, FileProjection], fs_group: int | None) -> str:
         stamp = datetime.now(UTC).strftime("%Y_%m_%d_%H_%M_%S")
-        version = self.target / f"..{stamp}.{secrets.randbelow(10**9):09d}"
-        version.mkdir(mode=0o755)
+        version = self._in_target(f"..{stamp}.{secrets.randbelow(10**9):09d}")
+        os.mkdir(version, 0o755)
         os.chmod(version, 0o755)
         for path, projection in sorted(payload.items()):
-            full = version / path
-            full.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            full = os.path.join(version, path)
+            os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
             fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(projection.data)
             os.chmod(full, projection.mode & 0o7777)
         if fs_group is not None:
-            set_volume_ownership(version, fs_group, readonly=True)
+            set_volume_ownership(Path(version), fs_group, readonly=True)
         return version
 
 
-def _remove_plain_tree(directory: Path) -> None:
+def _remove_plain_tree(directory: str) -> None:
     for root, dirs, files in os.walk(directory, topdown=False):
         for name in files:
             os.unlink(os.path.join(root, name))

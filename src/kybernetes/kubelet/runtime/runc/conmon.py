@@ -21,7 +21,6 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from kybernetes.kubelet import processes
 from kybernetes.kubelet.runtime.runc import linux
@@ -176,11 +175,11 @@ class ConmonPaths:
 
     @property
     def pidfile(self) -> str:
-        return str(Path(self.bundle) / "pid")
+        return os.path.join(self.bundle, "pid")
 
     @property
     def conmon_pidfile(self) -> str:
-        return str(Path(self.bundle) / "conmon.pid")
+        return os.path.join(self.bundle, "conmon.pid")
 
 
 async def launch(runc: Runc, container_id: str, name: str, paths: ConmonPaths, *,
@@ -252,14 +251,16 @@ async def _read_first_message(fd: int) -> bytes:
 
 def read_pidfile(path: str) -> int:
     try:
-        return int(Path(path).read_text().strip() or 0)
+        with open(path) as f:
+            return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
 
 
 def read_exit_code(exit_dir: str, container_id: str) -> int | None:
     try:
-        text = (Path(exit_dir) / container_id).read_text().strip()
+        with open(os.path.join(exit_dir, container_id)) as f:
+            text = f.read().strip()
     except OSError:
         return None
     try:

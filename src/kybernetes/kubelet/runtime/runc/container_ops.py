@@ -10,12 +10,14 @@ every change of state after that, before it is acted on.
 from __future__ import annotations
 
 import asyncio
-import json
+import os
 import secrets
 import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import orjson
 
 from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc import cgroups, conmon
@@ -38,6 +40,15 @@ KILL_WAIT_SECONDS = 10.0
 
 def _now_ns() -> int:
     return time.time_ns()
+
+
+def _read_stripped(path: str) -> str:
+    """The text of a small file, stripped ("" when there is no such file)."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
 
 
 class ContainerOps(StreamingOps):
@@ -66,16 +77,16 @@ class ContainerOps(StreamingOps):
         except LookupError:
             raise cri.RuntimeServiceError(f"image {config.image.image!r} is not present on the node") from None
         container_id = secrets.token_hex(32)
-        bundle = self.containers_dir / container_id
+        bundle = os.path.join(self.containers_dir, container_id)
         record = ContainerRecord(container_id, pod_sandbox_id, config, image_ref, config.image.image, _now_ns(),
-                                 str(bundle), f"{sandbox.cgroup_parent.rstrip('/')}/{container_id}",
+                                 bundle, f"{sandbox.cgroup_parent.rstrip('/')}/{container_id}",
                                  str(self._log_path(sandbox, config)))
         self.store.save_container(record)
         self._containers[container_id] = record
         self._container_index.add(config.labels, container_id)
         self._exited[container_id] = asyncio.Event()
         try:
-            bundle.mkdir(parents=True)
+            os.makedirs(bundle)
             security = config.linux.security_context if config.linux else None
             planned = mounts(config, sandbox.dir, bool(security and security.privileged))
             points = tuple(mount_destinations(planned[0]))
@@ -87,18 +98,18 @@ class ContainerOps(StreamingOps):
                                 gid=security.run_as_group if security else None,
                                 username=security.run_as_username if security else "",
                                 files=self._image_accounts(image_id, record.rootfs))
-            hostname_file = Path(sandbox.dir) / "hostname"
-            hostname = hostname_file.read_text().strip() if hostname_file.exists() else ""
+            hostname = _read_stripped(os.path.join(sandbox.dir, "hostname"))
             spec = build_spec(config=config, sandbox_config=sandbox.config, image=image, user=user,
                               rootfs=record.rootfs, cgroups_path=record.cgroups_path, sandbox_dir=sandbox.dir,
                               netns=sandbox.netns, ipcns=sandbox.ipcns, utsns=sandbox.utsns, hostname=hostname,
                               planned_mounts=planned)
-            (bundle / "config.json").write_text(json.dumps(spec))
-            Path(record.log_path).parent.mkdir(parents=True, exist_ok=True)
+            with open(os.path.join(bundle, "config.json"), "wb") as f:
+                f.write(orjson.dumps(spec))
+            os.makedirs(os.path.dirname(record.log_path), exist_ok=True)
             name = "_".join(("k8s", config.metadata.name, sandbox.config.metadata.name,
                              sandbox.config.metadata.namespace, sandbox.config.metadata.uid,
                              str(config.metadata.attempt)))
-            paths = conmon.ConmonPaths(str(bundle), str(self.exit_dir), str(self.socket_dir), record.log_path)
+            paths = conmon.ConmonPaths(bundle, str(self.exit_dir), str(self.socket_dir), record.log_path)
             record.conmon_pid, record.pid = await conmon.launch(
                 self.runc, container_id, name, paths, stdin=config.stdin, stdin_once=config.stdin_once,
                 terminal=config.tty, conmon=self.conmon_binary)

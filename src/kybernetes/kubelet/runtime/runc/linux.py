@@ -136,9 +136,13 @@ def process_alive(pid: int, needle: str = "") -> bool:
     if pid <= 0:
         return False
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
             return False
-        return not needle or needle.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if not needle:
+            return True
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return needle.encode() in f.read()
     except (OSError, IndexError):
         return False

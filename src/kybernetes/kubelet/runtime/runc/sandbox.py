@@ -24,6 +24,7 @@ UTS namespace and hostname too, as in Kubernetes).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -43,12 +44,30 @@ class SandboxError(Exception):
     """A namespace could not be created or a sandbox file written."""
 
 
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _read_host_name() -> str | None:
+    """/etc/hostname's name (None: no such file)."""
+    try:
+        with open("/etc/hostname") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
 class SandboxHost:
     """Creates and removes the host-side parts of sandboxes."""
 
     def __init__(self, run_dir: Path):
         self.sandboxes_dir = run_dir / "sandboxes"
         self.ns_dir = run_dir / "ns"
+        # as strings too: a pod start names several files under each, and pathlib's joins cost
+        # more than the rest of the work here
+        self._sandboxes_prefix = f"{self.sandboxes_dir}{os.sep}"
+        self._ns_prefix = f"{self.ns_dir}{os.sep}"
         self._ns_dir_ready = False
         self.added_ns_mount = False
 
@@ -74,11 +93,12 @@ class SandboxHost:
         options = config.namespace_options
         host_net = options.network == NamespaceMode.NODE
         name = sandbox_id[:SHORT_NAME]
-        if any((self.ns_dir / kind / name).exists() for kind in ("net", "ipc", "uts")):
+        ns = self._ns_prefix
+        if any(os.path.lexists(f"{ns}{kind}{os.sep}{name}") for kind in ("net", "ipc", "uts")):
             name = sandbox_id
-        net = "" if host_net else str(self.ns_dir / "net" / name)
-        ipc = "" if options.ipc == NamespaceMode.NODE else str(self.ns_dir / "ipc" / name)
-        uts = "" if host_net else str(self.ns_dir / "uts" / name)
+        net = "" if host_net else f"{ns}net{os.sep}{name}"
+        ipc = "" if options.ipc == NamespaceMode.NODE else f"{ns}ipc{os.sep}{name}"
+        uts = "" if host_net else f"{ns}uts{os.sep}{name}"
         return net, ipc, uts
 
     async def create_namespaces(self, sandbox_id: str, config: PodSandboxConfig) -> tuple[str, str, str]:
@@ -91,7 +111,7 @@ class SandboxHost:
         try:
             for path in paths:
                 if path:
-                    Path(path).touch()
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))  # the mount point
             await linux.on_own_thread(lambda: _make_namespaces(net, ipc, uts, hostname))
         except OSError as e:
             self.remove_namespaces(paths)
@@ -105,27 +125,29 @@ class SandboxHost:
                 linux.umount(path)
                 Path(path).unlink(missing_ok=True)
 
-    def write_files(self, sandbox_id: str, config: PodSandboxConfig, ips: tuple[str, ...]) -> Path:
-        """hostname, hosts and resolv.conf of the pod, as its containers will see them."""
-        directory = self.sandbox_dir(sandbox_id)
-        directory.mkdir(parents=True, exist_ok=True)
+    def write_files(self, sandbox_id: str, config: PodSandboxConfig, ips: tuple[str, ...]) -> str:
+        """hostname, hosts and resolv.conf of the pod, as its containers will see them; their
+        directory."""
+        directory = self._sandboxes_prefix + sandbox_id
+        os.makedirs(directory, exist_ok=True)
         host_net = config.namespace_options.network == NamespaceMode.NODE
-        hostname = Path("/etc/hostname").read_text().strip() if host_net and Path("/etc/hostname").exists() \
-            else (config.hostname or config.metadata.name)[:63]
-        (directory / "hostname").write_text(hostname + "\n")
+        hostname = _read_host_name() if host_net else None
+        if hostname is None:
+            hostname = (config.hostname or config.metadata.name)[:63]
+        _write(os.path.join(directory, "hostname"), hostname + "\n")
         if host_net:
-            shutil.copyfile("/etc/hosts", directory / "hosts")
+            shutil.copyfile("/etc/hosts", os.path.join(directory, "hosts"))
         else:
             own = "".join(f"{ip}\t{hostname}\n" for ip in ips)
-            (directory / "hosts").write_text(HOSTS_HEADER + LOCAL_HOSTS + own)
+            _write(os.path.join(directory, "hosts"), HOSTS_HEADER + LOCAL_HOSTS + own)
         resolv = resolv_conf(config.dns_config)
         if resolv is None:
             try:
-                shutil.copyfile("/etc/resolv.conf", directory / "resolv.conf")
+                shutil.copyfile("/etc/resolv.conf", os.path.join(directory, "resolv.conf"))
             except OSError:
-                (directory / "resolv.conf").write_text("")
+                _write(os.path.join(directory, "resolv.conf"), "")
         else:
-            (directory / "resolv.conf").write_text(resolv)
+            _write(os.path.join(directory, "resolv.conf"), resolv)
         return directory
 
     def remove_files(self, sandbox_id: str) -> None:

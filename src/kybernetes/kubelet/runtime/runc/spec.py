@@ -18,6 +18,7 @@ seccomp filter, as in other runtimes.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from kybernetes.kubelet.runtime.protocol import (
@@ -150,15 +151,15 @@ def mounts(config: ContainerConfig, sandbox_dir: str, privileged: bool) -> tuple
     result = _base_mounts(privileged)
     asked = {m.container_path.rstrip("/") or "/" for m in config.mounts}
     for name in ("hostname", "hosts", "resolv.conf"):
-        source = Path(sandbox_dir) / name
-        if sandbox_dir and source.exists() and f"/etc/{name}" not in asked:
-            result.append({"destination": f"/etc/{name}", "type": "bind", "source": str(source),
+        source = os.path.join(sandbox_dir, name)
+        if sandbox_dir and os.path.exists(source) and f"/etc/{name}" not in asked:
+            result.append({"destination": f"/etc/{name}", "type": "bind", "source": source,
                            "options": ["rbind", "rprivate"]})
     propagation = ""
     for m in config.mounts:
         if not m.container_path.startswith("/"):
             raise SpecError(f"mount path {m.container_path!r} must be absolute")
-        if not Path(m.host_path).exists():
+        if not os.path.exists(m.host_path):
             raise SpecError(f"mount source {m.host_path!r} does not exist")
         option = _PROPAGATION_OPTION[m.propagation]
         if option == "rshared" or (option == "rslave" and propagation != "rshared"):
@@ -178,7 +179,7 @@ def mount_destinations(spec_mounts: list[dict]) -> list[tuple[str, bool]]:
     for m in spec_mounts:
         destination = "/" + "/".join(p for p in m["destination"].split("/") if p and p != ".")
         if destination != "/" and destination not in points:
-            points[destination] = m["type"] != "bind" or Path(m["source"]).is_dir()
+            points[destination] = m["type"] != "bind" or os.path.isdir(m["source"])
     return [(d, is_dir) for d, is_dir in points.items()
             if not any(d.startswith(other + "/") for other in points)]
 
