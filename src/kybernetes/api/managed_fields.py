@@ -77,6 +77,9 @@ class ManagedFieldsError(ValueError):
 
 def manager_from_user_agent(user_agent: str | None) -> str:
     """The default manager: the User-Agent up to its first "/", printable, at most 128 bytes."""
+    head = (user_agent or "").split("/", 1)[0]
+    if head.isprintable() and len(head.encode()) <= FIELD_MANAGER_MAX_LENGTH:
+        return head  # the usual case (every write asks): nothing to drop, nothing to cut
     out = ""
     for char in (user_agent or "").split("/")[0]:
         if not char.isprintable():

@@ -159,13 +159,12 @@ def _legacy_event(event: dict[str, Any], controller_field: str) -> list[Cause]:
     involved = event.get("involvedObject") if isinstance(event.get("involvedObject"), dict) else {}
     involved_ns = involved.get("namespace") or ""
     causes = []
-    mismatch = invalid("involvedObject.namespace", involved_ns, "does not match event.namespace")
     if not event.get("eventTime"):
         if (not involved_ns and namespace not in ("", "default")) or (involved_ns and namespace != involved_ns):
-            causes.append(mismatch)
+            causes.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
     else:
         if not involved_ns and namespace not in ("default", "kube-system"):
-            causes.append(mismatch)
+            causes.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
         causes += _strict_event_fields(event, controller_field)
     return causes + [invalid("namespace", namespace, m) for m in dns1123_subdomain_errors(namespace)]
 

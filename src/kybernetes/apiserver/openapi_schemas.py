@@ -335,13 +335,18 @@ def _walk_unknown(schema: dict[str, Any], value: Any, path: str, found: list[str
         props = schema.get("properties")
         extra = schema.get("additionalProperties")
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
             if isinstance(props, dict) and key in props:
-                _walk_unknown(props[key], item, where, found)
+                sub = props[key]
             elif isinstance(extra, dict):
-                _walk_unknown(extra, item, where, found)
-            elif isinstance(props, dict) and extra is None:
-                found.append(where)
+                sub = extra
+            else:
+                if isinstance(props, dict) and extra is None:
+                    found.append(f"{path}.{key}" if path else str(key))
+                continue
+            # Only objects and lists can hold unknown fields: most values (scalars) are passed
+            # over without a call or a path string; every body of every write comes this way.
+            if isinstance(item, (dict, list)):
+                _walk_unknown(sub, item, f"{path}.{key}" if path else str(key), found)
     elif isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, dict):
