@@ -28,6 +28,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 Path = tuple[str, ...]
 
 _MEMBER = "."
@@ -37,7 +39,22 @@ class FieldPathError(ValueError):
     """A FieldsV1 document or path element that cannot be read."""
 
 
+# Values orjson writes exactly as json.dumps(..., ensure_ascii=False) does (every code point of a
+# string was checked); floats are not among them (NaN, exponents).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _canonical(value: Any) -> str:
+    """Compact JSON with sorted keys, non-ASCII as is. Every list item of every compared object
+    gets one (key_element), so the usual case -- a flat map of strings and integers -- is
+    written by orjson, ~20x faster than json; anything else (floats, nested values, integers
+    beyond 64 bits, lone surrogates) by json, as before."""
+    values = value.values() if type(value) is dict else (value,)
+    if all(type(v) in _PLAIN for v in values):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # an integer beyond 64 bits, a lone surrogate, a key that is no string
+            pass
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
@@ -90,6 +107,25 @@ def _value_rank(value: Any) -> tuple:
 
 
 def element_sort_key(element: str) -> tuple:
+    """Where an element sorts among its siblings (serialization order). Every FieldsV1 written
+    sorts every node's elements, the same few hundred element strings over and over, so the keys
+    of short elements are kept (a key depends on nothing but its string)."""
+    key = _sort_keys.get(element)
+    if key is None:
+        key = _element_sort_key(element)
+        if len(element) <= _SORT_KEY_MAX_ELEMENT:
+            if len(_sort_keys) >= _SORT_KEYS_KEPT:
+                _sort_keys.clear()
+            _sort_keys[element] = key
+    return key
+
+
+_SORT_KEYS_KEPT = 16384
+_SORT_KEY_MAX_ELEMENT = 256
+_sort_keys: dict[str, tuple] = {}
+
+
+def _element_sort_key(element: str) -> tuple:
     kind, body = element[0], element[2:]
     if kind == "f":
         return (0, body.encode())
@@ -160,6 +196,13 @@ class FieldSet:
         for element in path[:-1]:
             node = node.children.setdefault(element, FieldSet())
         node.members.add(path[-1])
+
+    def node(self, path: Path) -> FieldSet:
+        """The node at ``path``, made where missing (in place: for building a set)."""
+        node = self
+        for element in path:
+            node = node.children.setdefault(element, FieldSet())
+        return node
 
     def has(self, path: Path) -> bool:
         node = self

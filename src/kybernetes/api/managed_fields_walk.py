@@ -264,6 +264,9 @@ def compare(old: Any, new: Any, schema: Mapping[str, Any] | None) -> Comparison:
 
 
 def _compare(path: Path, old: Any, new: Any, schema: Mapping[str, Any] | None, out: Comparison) -> None:
+    if old is MISSING and new is not MISSING and path:
+        _added(path, new, schema, out.added.node(path[:-1]))
+        return
     shape = shape_of(schema)
     how = _walk_kind(shape, old, new)
     if how == _LEAF:
@@ -289,6 +292,38 @@ def _compare(path: Path, old: Any, new: Any, schema: Mapping[str, Any] | None, o
         out.added.insert(path)
     elif new is MISSING:
         out.removed.insert(path)
+
+
+def _added(path: Path, new: Any, schema: Mapping[str, Any] | None, parent: FieldSet) -> None:
+    """What ``_compare(path, MISSING, new)`` puts into the added set, put into ``parent`` (the
+    added set's node of ``path[:-1]``) directly. A value that is all new (the status a kubelet
+    writes first, a field a patch adds) is most of what an update walks: this visits it in the
+    same order, with the same errors, without diffing it against nothing or inserting every
+    path from the root."""
+    element = path[-1]
+    parent.members.add(element)
+    shape = shape_of(schema)
+    how = _walk_kind(shape, new)
+    if how == _LEAF:
+        return
+    node = parent.children.get(element)
+    if node is None:
+        node = parent.children[element] = FieldSet()
+    if how == _MAPPING:
+        for name, item in new.items():
+            _added((*path, field_element(name)), item, field_schema(schema, name), node)
+        return
+    items = item_schema(schema)
+    pairs = _elements(shape, new, path)
+    counts: dict[str, int] = {}
+    for item_element_, _ in pairs:
+        counts[item_element_] = counts.get(item_element_, 0) + 1
+    for item_element_, item in pairs:
+        if counts[item_element_] == 1:
+            _added((*path, item_element_), item, items, node)
+        elif counts[item_element_] > 1:  # listed twice: added as one, not walked (as _compare_items)
+            node.members.add(item_element_)
+            counts[item_element_] = 0
 
 
 def _unchanged(old: Any, new: Any, schema: Mapping[str, Any] | None) -> bool:
