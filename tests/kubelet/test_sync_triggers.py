@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from kybernetes.client import ApiClient
+from kybernetes.kubelet.kubelet import Kubelet
 from kybernetes.kubelet.node_group import NodeGroup
+from kybernetes.kubelet.node_status import NodeConfig
 from kybernetes.kubelet.runtime import protocol as cri
+from kybernetes.kubelet.runtime.fake import FakeRuntime
 from kybernetes.kubelet.runtime.runc.state import PodIndex, candidates
+from kybernetes.util.clock import FakeClock
 
 RUNNING = {"phase": "Running", "podIP": "10.1.0.5"}
 
@@ -33,6 +37,25 @@ async def test_only_the_echo_of_our_own_status_queues_no_sync():
         assert len(group.queue) == 0
         group._on_pod_update(old, pod("6", RUNNING, labels={"a": "b"}))
         assert len(group.queue) == 1
+
+
+async def test_each_pod_is_synced_again_a_resync_period_after_its_first_sync():
+    clock = FakeClock()
+    async with ApiClient("http://127.0.0.1:1") as client:  # never called: nothing here reaches the API
+        group = NodeGroup(client, clock=clock, pod_field_selector="spec.nodeName=n1", events=False)
+        runtime = FakeRuntime(clock=clock, node_name="n1")
+        kubelet = group.add(Kubelet(client, NodeConfig(name="n1", internal_ip="10.0.0.1"), runtime, runtime.images,
+                                    pods=group.pods, nodes=group.nodes, status=group.status, queue=group.queue,
+                                    clock=clock, resync_period=10))
+        await kubelet.sync("default/web", pod("5", {}))
+        assert len(group.queue) == 0 and group.queue.waiting == 1  # nothing else to do: not queued now
+        await clock.advance(4)
+        await kubelet.sync("default/web", pod("6", {}))  # synced again meanwhile (an update)
+        await clock.advance(5.9)
+        assert len(group.queue) == 0
+        await clock.advance(0.2)  # 10 s after the first sync, not after the last
+        assert len(group.queue) == 1 and group.queue.waiting == 0
+        group.queue.shutdown()
 
 
 def test_pod_index_gives_a_pods_records_in_order_and_forgets_removed_ones():

@@ -48,7 +48,7 @@ class Kubelet:
                  images: cri.ImageService, *, pods: Informer, nodes: Informer, status: StatusManager,
                  queue: WorkQueue, clock: Clock | None = None, events: KubeletEvents | None = None,
                  runtime_name: str = "fake", prober: Prober | None = None, phase: float = 0.0,
-                 heartbeat_client: ApiClient | None = None):
+                 heartbeat_client: ApiClient | None = None, resync_period: float = 0.0):
         self.client = client
         self.config = config
         self.runtime = runtime
@@ -56,6 +56,9 @@ class Kubelet:
         self.status = status
         self.queue = queue
         self.clock = clock or REAL_CLOCK
+        # each pod is synced again this long after a sync of it, changed or not (0: never), as
+        # upstream's pod workers do with syncFrequency; pods are not all resynced at one tick
+        self.resync_period = resync_period
         self.agent = NodeAgent(client, config, runtime, nodes=nodes, clock=self.clock, phase=phase,
                                heartbeat_client=heartbeat_client)
         self.worker = PodWorker(runtime, images, node_name=config.name, host_ip=config.internal_ip,
@@ -130,6 +133,8 @@ class Kubelet:
         self.status.set_status(pod, result.status)
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
+        if self.resync_period > 0:
+            self.queue.add_after(key, self.resync_period)  # a sooner one already due stays as it is
 
     async def _terminate(self, key: str, pod: Obj, old_status: Obj, grace: int) -> None:
         uid = (pod.get("metadata") or {}).get("uid", "")

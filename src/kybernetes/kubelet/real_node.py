@@ -14,11 +14,12 @@ counts), then removes what a crash left: CNI attachments of sandboxes that no lo
 volume directories of pods without a sandbox. While it runs, a housekeeping loop removes the
 sandboxes of pods that were deleted while the kubelet was down.
 
-Two more loops run beside the kubelet: every pod of the node is queued for a sync every
-``resync_period`` seconds (upstream's syncFrequency: how ConfigMap, Secret and downward-API
-volume updates reach running pods whose objects did not change, as the volume sources are read
-through a TTL cache, not watched), and the container log manager rotates container logs by size
-(log_rotation.py: --container-log-max-size, --container-log-max-files).
+Every pod of the node is synced again ``resync_period`` seconds after its last sync (upstream's
+syncFrequency: how ConfigMap, Secret and downward-API volume updates reach running pods whose
+objects did not change, as the volume sources are read through a TTL cache, not watched); each
+pod keeps its own time, so a burst of new pods is not resynced in the middle of its starts.
+Beside the kubelet, the container log manager rotates container logs by size (log_rotation.py:
+--container-log-max-size, --container-log-max-files).
 
 Stopping the kubelet leaves pods running (as k3s does); ``stop_pods=True`` removes every pod's
 containers, sandboxes, network attachments and volumes on the way out.
@@ -36,7 +37,6 @@ from typing import Any
 
 from kybernetes.api.quantity import parse_quantity
 from kybernetes.client import ApiClient
-from kybernetes.client.indexer import object_key
 from kybernetes.kubelet.container_config import ContainerConfigBuilder
 from kybernetes.kubelet.images.registries import load_registries
 from kybernetes.kubelet.images.service import OciImageService, default_store_dir
@@ -142,19 +142,6 @@ class RealNode:
                 log.warning("housekeeping: %s", e)
             await asyncio.sleep(HOUSEKEEPING_PERIOD)
 
-    def queue_all_pods(self) -> int:
-        """Queue every pod bound to this node for a sync; how many."""
-        keys = [object_key(p) for p in self.group.pods.list() if (p.get("spec") or {}).get("nodeName") == self.name]
-        for key in keys:
-            self.group.queue.add(key)
-        return len(keys)
-
-    async def _resync(self) -> None:
-        await self.group.ready.wait()
-        while True:
-            await asyncio.sleep(self.options.resync_period)
-            self.queue_all_pods()
-
     async def run(self) -> None:
         """Clean up after a crash, then run until cancelled (then stop, or keep, the pods)."""
         try:
@@ -162,7 +149,6 @@ class RealNode:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.group.run(), name="kubelet")
                 tg.create_task(self._housekeeping(), name="kubelet housekeeping")
-                tg.create_task(self._resync(), name="kubelet pod resync")
                 tg.create_task(self.logs.run(), name="container log rotation")
         finally:
             await asyncio.shield(self._shutdown())
@@ -219,7 +205,7 @@ async def build_real_node(client: ApiClient, options: RealNodeOptions, *,
                       heartbeat_client=heartbeat_client)
     kubelet = Kubelet(client, config, runtime, images, pods=group.pods, nodes=group.nodes, status=group.status,
                       queue=group.queue, events=group.events, runtime_name=RUNTIME_NAME,
-                      heartbeat_client=heartbeat_client)
+                      heartbeat_client=heartbeat_client, resync_period=options.resync_period)
     allocatable = {"cpu": config.cpu, "memory": config.memory, "ephemeral-storage": config.ephemeral_storage}
     sources = ObjectCache(client)
     volumes = VolumeManager(client, data_dir, node_allocatable=allocatable, sources=sources,
