@@ -180,8 +180,17 @@ def mount_destinations(spec_mounts: list[dict]) -> list[tuple[str, bool]]:
         destination = "/" + "/".join(p for p in m["destination"].split("/") if p and p != ".")
         if destination != "/" and destination not in points:
             points[destination] = m["type"] != "bind" or os.path.isdir(m["source"])
-    return [(d, is_dir) for d, is_dir in points.items()
-            if not any(d.startswith(other + "/") for other in points)]
+    return [(d, is_dir) for d, is_dir in points.items() if not _under_another(d, points)]
+
+
+def _under_another(destination: str, points: dict[str, bool]) -> bool:
+    """Whether a directory above ``destination`` (a normalized absolute path) is in ``points``."""
+    parent = destination.rpartition("/")[0]
+    while parent:
+        if parent in points:
+            return True
+        parent = parent.rpartition("/")[0]
+    return False
 
 
 def namespaces(sandbox_config: PodSandboxConfig, netns: str, ipcns: str, utsns: str) -> list[dict]:
