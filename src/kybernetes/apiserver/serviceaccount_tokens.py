@@ -10,6 +10,9 @@
         ──► claims (sa_claims.build_claims) signed by the TokenAuthority (sa_issuer.py)
         ──► 201 TokenRequest with status.token and status.expirationTimestamp
 
+The objects are read as admission reads them (admission_resources.get_object): from the watch
+cache once it is current where the store was when the request began.
+
 Nothing is stored: a token is valid because of its signature, and dies with its expiry or with
 the objects it names (sa_authenticator.py checks them on every use).
 """
@@ -24,6 +27,7 @@ from aiohttp import web
 from kybernetes.api import errors, meta
 from kybernetes.api.registry import ResourceInfo
 from kybernetes.apiserver import body as bodies
+from kybernetes.apiserver.admission_resources import get_object
 from kybernetes.apiserver.negotiation import parse_accept
 from kybernetes.apiserver.responses import object_response
 from kybernetes.apiserver.sa_claims import (
@@ -75,7 +79,27 @@ def validated_spec(spec: Any) -> tuple[list[str], int, dict[str, Any] | None]:
     return audiences, expiration, ref or None
 
 
-async def _bound_objects(objects, namespace: str, sa_name: str, ref: dict[str, Any],
+class _Reads:
+    """The revision a request's reads must be current at (admission_resources._fresh_cache
+    reads the store's current revision into it once, on the first read)."""
+
+    read_revision = 0
+
+
+async def _read(objects, resource: str, namespace: str | None, name: str, reads: _Reads,
+                *, required: bool = True) -> dict[str, Any] | None:
+    """An object the token names (404 when it is missing and ``required``), read as admission
+    reads: from the watch cache once it is current where the store was when the request began,
+    else from the store. Either way nothing written before the request is missed, and a token
+    costs no reader-thread round trips (the service account, the pod and its node: three)."""
+    info = objects.registry.get("", "v1", resource)
+    obj = await get_object(objects, info, namespace, name, reads)
+    if obj is None and required:
+        raise errors.not_found(info.resource, name, info.group)
+    return obj
+
+
+async def _bound_objects(objects, namespace: str, sa_name: str, ref: dict[str, Any], reads: _Reads,
                          ) -> tuple[ObjectRef | None, ObjectRef | None, ObjectRef | None]:
     """(pod, secret, node) named in the token, from boundObjectRef."""
     kind = ref.get("kind") or ""
@@ -86,9 +110,7 @@ async def _bound_objects(objects, namespace: str, sa_name: str, ref: dict[str, A
         raise errors.bad_request(f"cannot bind token to object of type {group}/{version}, Kind={kind}")
     if not isinstance(name, str) or not name:
         raise _invalid("spec.boundObjectRef.name", "Required value", "FieldValueRequired")
-    resource = _BINDABLE[kind]
-    info = objects.registry.get("", "v1", resource)
-    obj = await objects.get(info, None if kind == "Node" else namespace, name)
+    obj = await _read(objects, _BINDABLE[kind], None if kind == "Node" else namespace, name, reads)
     uid = obj["metadata"].get("uid", "")
     wanted_uid = ref.get("uid") or ""
     if wanted_uid and wanted_uid != uid:
@@ -108,7 +130,7 @@ async def _bound_objects(objects, namespace: str, sa_name: str, ref: dict[str, A
     node_name = (obj.get("spec") or {}).get("nodeName")
     if node_name:
         # The node is named for information (audit, authorizers); a missing node is no error.
-        node_obj = await objects.get_or_none(objects.registry.get("", "v1", "nodes"), None, node_name)
+        node_obj = await _read(objects, "nodes", None, node_name, reads, required=False)
         if node_obj is not None:
             node = ObjectRef(node_name, node_obj["metadata"].get("uid", ""))
     return here, None, node
@@ -133,10 +155,11 @@ async def create_token(handlers, request: web.Request, namespace: str, sa_name: 
                                  f"the URL ({sa_name})")
     audiences, expiration, ref = validated_spec(token_request.get("spec"))
     objects = handlers.objects
-    sa = await objects.get(objects.registry.get("", "v1", "serviceaccounts"), namespace, sa_name)
+    reads = _Reads()
+    sa = await _read(objects, "serviceaccounts", namespace, sa_name, reads)
     pod = secret = node = None
     if ref is not None:
-        pod, secret, node = await _bound_objects(objects, namespace, sa_name, ref)
+        pod, secret, node = await _bound_objects(objects, namespace, sa_name, ref, reads)
     audiences = audiences or list(authority.audiences)
     now = authority.clock.wall()
     claims = build_claims(issuer=authority.issuer, audiences=audiences, namespace=namespace,
