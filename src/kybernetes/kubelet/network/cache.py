@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from kybernetes.util.files import PRIVATE, write_atomic
 
@@ -54,10 +56,14 @@ class AttachmentCache:
 
     def save(self, attachment: Attachment) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        data = {"kind": CACHE_KIND, **asdict(attachment)}
+        # orjson writes the dataclass's nested dicts as they are: asdict() deep-copied the whole
+        # configuration list first, and json's indenting encoder is pure Python (together some
+        # 3 ms of CPU per save, two saves per pod start)
+        data = {"kind": CACHE_KIND, **{f.name: getattr(attachment, f.name) for f in fields(attachment)}}
         # no fsync, as libcni's own cache: after a power loss the attachments are gone with the
         # machine's network state, and a DEL without its cached result is still a valid DEL
-        write_atomic(self._path(attachment.key), json.dumps(data, indent=1).encode(), PRIVATE, durable=False)
+        write_atomic(self._path(attachment.key), orjson.dumps(data, option=orjson.OPT_INDENT_2), PRIVATE,
+                     durable=False)
 
     def get(self, network_name: str, container_id: str, ifname: str) -> Attachment | None:
         key = f"{network_name}-{container_id}-{ifname}"

@@ -238,14 +238,14 @@ class PodNetwork:
             chain = _chain_for(net, rt.capability_args)
             attachment = Attachment(net.name, sandbox_id, POD_IFNAME, netns_path, chain.to_dict(),
                                     [list(kv) for kv in args], dict(rt.capability_args))
-            # before the ADD: a crash mid-way still leaves a record (written off the event loop)
-            await asyncio.to_thread(self.cache.save, attachment)
+            # before the ADD: a crash mid-way still leaves a record (a small file: written in place)
+            self.cache.save(attachment)
             try:
                 result = await self.cni.add_list(chain, rt)
             except BaseException:
                 await asyncio.shield(self._undo_failed_add(attachment))
                 raise
-            await asyncio.to_thread(self.cache.save, _with_result(attachment, result))
+            self.cache.save(_with_result(attachment, result))
         ips = result_ips(result)
         log.debug("pod %s/%s (sandbox %s) attached: %s", pod_namespace, pod_name, sandbox_id, ips)
         return ips
