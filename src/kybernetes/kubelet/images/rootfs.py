@@ -329,13 +329,21 @@ def _overlay_options(store: ImageStore, mount: RootfsMount, record: dict) -> tup
     """The mount options, and the directory their paths are relative to: the store's root
     (``layers/<hex>/fs``, ``containers/<id>/upper``...), or for an image with very many layers its
     layers/ dir (``<hex>/fs``, 67 bytes each)."""
-    for cwd in (store.root, store.root / "layers"):
-        lowers = [os.path.relpath(d, cwd) for d in mount.lowerdirs]
-        options = (f"lowerdir={':'.join(lowers)},upperdir={os.path.relpath(mount.upperdir, cwd)},"
-                   f"workdir={os.path.relpath(mount.workdir, cwd)}")
+    root = str(store.root)
+    for cwd in (root, os.path.join(root, "layers")):
+        lowers = [_relative(d, cwd) for d in mount.lowerdirs]
+        options = (f"lowerdir={':'.join(lowers)},upperdir={_relative(mount.upperdir, cwd)},"
+                   f"workdir={_relative(mount.workdir, cwd)}")
         if len(options) < _PAGE:
-            return options, str(cwd)
+            return options, cwd
     raise ImageStoreError(f"image has too many layers ({len(record['layers'])}) for one overlay mount")
+
+
+def _relative(path: str, base: str) -> str:
+    """``path`` relative to ``base`` (both absolute and normalized, as the store makes them);
+    os.path.relpath normalizes both again on every call, eight calls per container start."""
+    prefix = base + os.sep
+    return path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, base)
 
 
 def _fits(store: ImageStore, mount: RootfsMount, record: dict) -> bool:
