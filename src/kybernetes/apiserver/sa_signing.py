@@ -110,10 +110,12 @@ class SigningKey:
 class TokenSigner:
     def __init__(self, key: SigningKey):
         self.key = key
+        # Worked out once: the kid derives the public key and hashes its DER, per token otherwise.
+        self._algorithm = key.algorithm
+        self._kid = key.kid
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self.key.private_key, algorithm=self.key.algorithm,
-                          headers={"kid": self.key.kid})
+        return jwt.encode(claims, self.key.private_key, algorithm=self._algorithm, headers={"kid": self._kid})
 
 
 def unverified_claims(token: str) -> dict[str, Any] | None:
