@@ -283,19 +283,22 @@ class FieldSet:
     # -- FieldsV1 --------------------------------------------------------------------------------
 
     def to_fields_v1(self) -> dict[str, Any]:
-        return self._emit(include_self=False)
+        return self._emit(include_self=False) or {}
 
-    def _emit(self, include_self: bool) -> dict[str, Any]:
+    def _emit(self, include_self: bool) -> dict[str, Any] | None:
+        """The node's FieldsV1, or None when the set below it is empty (found on the way up, not
+        by asking every child ``empty()`` first, which walked each subtree once per level)."""
         out: dict[str, Any] = {}
-        if include_self and (self.members or self.children):
-            out[_MEMBER] = {}
         for element in sorted(set(self.members) | set(self.children), key=element_sort_key):
             child = self.children.get(element)
-            if child is not None and not child.empty():
-                out[element] = child._emit(include_self=element in self.members)
+            sub = child._emit(include_self=element in self.members) if child is not None else None
+            if sub is not None:
+                out[element] = sub
             elif element in self.members:
                 out[element] = {}
-        return out
+        if not out:
+            return None
+        return {_MEMBER: {}, **out} if include_self else out
 
     @classmethod
     def from_fields_v1(cls, doc: Any) -> FieldSet:

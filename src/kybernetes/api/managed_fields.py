@@ -40,7 +40,14 @@ from kybernetes.api.managed_fields_sets import (
     smd_apply,
     smd_update,
 )
-from kybernetes.api.managed_fields_walk import FieldSetError, compare, to_field_set
+from kybernetes.api.managed_fields_walk import (
+    FieldSetError,
+    compare,
+    declares,
+    field_schema,
+    item_schema,
+    to_field_set,
+)
 
 APPLY, UPDATE = "Apply", "Update"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -248,8 +255,6 @@ def _drop_value_struct_members(fields: FieldSet, schema: Mapping[str, Any] | Non
     children, drop their own membership, so the sets read as the real server's."""
     if not names:
         return fields
-    from kybernetes.api.managed_fields_walk import declares, field_schema, item_schema
-
     required = (schema or {}).get("required") or ()
     out = FieldSet(set(fields.members), {})
     for element, child in fields.children.items():

@@ -294,30 +294,72 @@ def _compare(path: Path, old: Any, new: Any, schema: Mapping[str, Any] | None, o
         out.removed.insert(path)
 
 
+class _Fields:
+    """What walking values of one schema needs, looked up once per schema object: its shape and
+    the schemas of its fields (``field_schema``) and items (``item_schema``)."""
+
+    __slots__ = ("extra", "items", "props", "schema", "shape")
+
+    def __init__(self, schema: Mapping[str, Any] | None):
+        self.schema = schema  # held, so the id it is cached under stays its own
+        self.shape = shape_of(schema)
+        props = (schema or _EMPTY).get("properties")
+        self.props = props if isinstance(props, Mapping) else None
+        extra = (schema or _EMPTY).get("additionalProperties")
+        self.extra = extra if isinstance(extra, Mapping) and extra else None
+        self.items = item_schema(schema)
+
+    def field(self, name: str) -> Mapping[str, Any] | None:
+        """field_schema(schema, name)."""
+        props = self.props
+        if props is not None and name in props:
+            return props[name]
+        return self.extra
+
+
+_fields: dict[int, tuple[Any, _Fields]] = {}
+_UNTYPED_FIELDS = _Fields(None)
+
+
+def _fields_of(schema: Mapping[str, Any] | None) -> _Fields:
+    if not schema:
+        return _UNTYPED_FIELDS
+    known = _cached(_fields, schema)
+    if known is _MISSING:
+        known = _remember(_fields, schema, _Fields(schema))
+    return known
+
+
 def _added(path: Path, new: Any, schema: Mapping[str, Any] | None, parent: FieldSet) -> None:
     """What ``_compare(path, MISSING, new)`` puts into the added set, put into ``parent`` (the
     added set's node of ``path[:-1]``) directly. A value that is all new (the status a kubelet
     writes first, a field a patch adds) is most of what an update walks: this visits it in the
     same order, with the same errors, without diffing it against nothing or inserting every
-    path from the root."""
+    path from the root. Walked as _walk_kind says for one value: a non-empty map below a
+    struct, map or untyped schema, or a non-empty list below a keyed-list schema; else a leaf."""
     element = path[-1]
     parent.members.add(element)
-    shape = shape_of(schema)
-    how = _walk_kind(shape, new)
-    if how == _LEAF:
+    fields = _fields_of(schema)
+    shape = fields.shape
+    if shape.kind == SCALAR or shape.atomic or not new:
+        return
+    if shape.kind == LIST:
+        if not isinstance(new, list):
+            return
+    elif not isinstance(new, dict) or shape.kind not in (STRUCT, MAP, UNTYPED):
         return
     node = parent.children.get(element)
     if node is None:
         node = parent.children[element] = FieldSet()
-    if how == _MAPPING:
+    if shape.kind != LIST:
         for name, item in new.items():
-            _added((*path, field_element(name)), item, field_schema(schema, name), node)
+            _added((*path, "f:" + name), item, fields.field(name), node)
         return
-    items = item_schema(schema)
     pairs = _elements(shape, new, path)
     counts: dict[str, int] = {}
     for item_element_, _ in pairs:
         counts[item_element_] = counts.get(item_element_, 0) + 1
+    items = fields.items
     for item_element_, item in pairs:
         if counts[item_element_] == 1:
             _added((*path, item_element_), item, items, node)
