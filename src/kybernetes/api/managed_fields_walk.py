@@ -370,18 +370,47 @@ def _added(path: Path, new: Any, schema: Mapping[str, Any] | None, parent: Field
 
 def _unchanged(old: Any, new: Any, schema: Mapping[str, Any] | None) -> bool:
     """Whether comparing these two values would find nothing, known without walking them: equal
-    values of one type (serialized alike, so true is not 1), below a schema without keyed lists
-    (the only place where walking equal values can fail). Most of an update is such values."""
+    values of one type (serialized alike, so true is not 1). Most of an update is such values.
+    Walking equal values finds nothing, but it can fail, on a keyed list with an item it cannot
+    key: below a schema with keyed lists only the lists are looked at (``_walkable``), and a
+    value that would fail is walked, to fail the same way."""
     if type(old) is not type(new) or old is MISSING:
         return False
     if not isinstance(old, (dict, list)):
         return old == new
-    if _has_keyed_lists(schema) or old != new:
+    if old != new:
         return False
     try:
-        return orjson.dumps(old) == orjson.dumps(new)
+        if orjson.dumps(old) != orjson.dumps(new):
+            return False
     except TypeError:
         return False
+    return not _has_keyed_lists(schema) or _walkable(old, schema)
+
+
+def _walkable(value: Any, schema: Mapping[str, Any] | None) -> bool:
+    """Whether ``_compare`` of ``value`` against an equal copy of it gets through without a
+    FieldSetError. It goes where that walk goes (the children _unchanged does not skip, and the
+    items of keyed lists listed once), but keys the items of keyed lists and nothing else."""
+    if not _has_keyed_lists(schema):
+        return True  # (a walk below such a schema never keys an item)
+    shape = shape_of(schema)
+    how = _walk_kind(shape, value)
+    if how == _LEAF:
+        return True
+    if how == _MAPPING:
+        return all(_walkable(item, field_schema(schema, name)) for name, item in value.items()
+                   if isinstance(item, (dict, list)))
+    try:
+        pairs = _elements(shape, value, ())
+    except FieldSetError:
+        return False
+    counts: dict[str, int] = {}
+    for element, _ in pairs:
+        counts[element] = counts.get(element, 0) + 1
+    items = item_schema(schema)
+    return all(_walkable(item, items) for element, item in pairs
+               if counts[element] == 1 and isinstance(item, (dict, list)))
 
 
 _keyed: dict[int, tuple[Any, bool]] = {}
