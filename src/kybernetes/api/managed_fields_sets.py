@@ -100,7 +100,8 @@ def _update(old: Any, new: Any, schema: Mapping[str, Any] | None, sets: dict[Man
         clash = sets[key].fields.intersection(changed)
         if not clash.empty():
             taken[key] = clash
-            conflicts.extend((key, path) for path in clash.paths())
+            if not force:  # (an update takes the fields whatever they are: no list to build)
+                conflicts.extend((key, path) for path in clash.paths())
     if conflicts and not force:
         raise ApplyConflicts(conflicts)
     for key in list(sets):
@@ -116,16 +117,18 @@ def _update(old: Any, new: Any, schema: Mapping[str, Any] | None, sets: dict[Man
             del sets[key]
         elif fields is not versioned.fields:
             sets[key] = VersionedSet(fields, versioned.api_version, versioned.applied)
-    return sets, diff
+    return sets, diff, changed
 
 
 def smd_update(old: Any, new: Any, schema: Mapping[str, Any] | None, api_version: str,
                sets: dict[ManagerKey, VersionedSet], manager: ManagerKey,
                ignored: FieldSet | None = None) -> dict[ManagerKey, VersionedSet]:
-    sets, diff = _update(old, new, schema, sets, manager, True, ignored)
+    sets, diff, changed = _update(old, new, schema, sets, manager, True, ignored)
     previous = sets.get(manager)
-    fields = previous.fields if previous is not None else FieldSet()
-    fields = _exclude(fields.difference(diff.removed).union(diff.modified).union(diff.added), ignored)
+    # What it kept, plus what it changed (modified and added, ignored fields excluded: computed
+    # by _update already; excluding distributes over the union).
+    kept = _exclude(previous.fields.difference(diff.removed), ignored) if previous is not None else FieldSet()
+    fields = kept.union(changed)
     if fields.empty():
         sets.pop(manager, None)
     else:
@@ -143,7 +146,7 @@ def smd_apply(live: Any, config: Any, schema: Mapping[str, Any] | None, api_vers
     sets[manager] = VersionedSet(_exclude(applied, ignored), api_version, True)
     if last is not None and not last.fields.empty():
         new = _prune(new, sets, last.fields, schema)
-    sets, _ = _update(live, new, schema, sets, manager, force, ignored)
+    sets, _, _ = _update(live, new, schema, sets, manager, force, ignored)
     if sets[manager].fields.empty():
         del sets[manager]
     return (None if same(live, new) else new), sets
