@@ -19,6 +19,10 @@ in the node's store. Measured, each in the same run:
   inode deleted in the last minute or more of its group, so a run right after another (or after
   tests that started and removed many pods) is slower; let the machine rest a minute first.
   ``--perf`` shows it as find_inode_bit / recently_deleted.
+- the machine during the burst (/proc/stat): its busy CPU per start (everything: runc init, which
+  runs in the containers' cgroups, and any other work on the machine too), and the share of its
+  CPU time that was idle and that the hypervisor stole. A burst with idle time left waited on
+  something other than the CPU; busy CPU well above the cgroup's means other work was running.
 - removal: the burst's pods deleted at once, seconds until the kubelet is done with all of them
   (no sandbox, no pod directory left), and pods removed per second.
 - the burst and its removal run ``--bursts`` times in a row (3; 1 with --quick): the figures are
@@ -129,30 +133,46 @@ def cpuacct_group():
             group.rmdir()
 
 
+def machine_ticks() -> tuple[int, int, int]:
+    """The whole machine's CPU time from /proc/stat, in clock ticks summed over its CPUs: (all,
+    idle + iowait, steal: time the hypervisor gave to other guests)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return sum(fields), idle + iowait, steal
+
+
 class CpuMeter:
-    """CPU seconds since start(): all (the cgroup), this process, the apiserver's process."""
+    """CPU seconds since start(): all (the cgroup), this process, the apiserver's process; and the
+    machine's: busy (anything, runc init in the containers' cgroups and other work on the machine
+    included), idle and stolen."""
 
     def __init__(self, usage_file: Path | None, apiserver_pid: int):
         self.usage_file = usage_file
         self.apiserver_pid = apiserver_pid
         self.start()
 
-    def _sample(self) -> tuple[float, float, float]:
+    def _sample(self) -> tuple[float, ...]:
         total = int(self.usage_file.read_text()) / 1e9 if self.usage_file else 0.0
         own = resource.getrusage(resource.RUSAGE_SELF)
         api = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
         if self.apiserver_pid:
             fields = Path(f"/proc/{self.apiserver_pid}/stat").read_text().rsplit(")", 1)[1].split()
-            api = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total, own.ru_utime + own.ru_stime, api
+            api = (int(fields[11]) + int(fields[12])) / tick
+        machine, idle, steal = (ticks / tick for ticks in machine_ticks())
+        return total, own.ru_utime + own.ru_stime, api, machine, idle, steal
 
     def start(self) -> None:
         self.started = self._sample()
 
     def per_start_ms(self, starts: int) -> dict:
-        total, own, api = (b - a for a, b in zip(self.started, self._sample(), strict=True))
+        total, own, api, machine, idle, steal = (b - a for a, b in zip(self.started, self._sample(), strict=True))
         ms = lambda seconds: round(seconds * 1000 / max(starts, 1), 1)  # noqa: E731
-        figures = {"cpu_ms_per_start_kubelet_process": ms(own), "cpu_ms_per_start_apiserver": ms(api)}
+        figures = {"cpu_ms_per_start_kubelet_process": ms(own), "cpu_ms_per_start_apiserver": ms(api),
+                   "machine_busy_ms_per_start": ms(machine - idle - steal),
+                   "machine_idle_percent": round(100 * idle / machine, 1) if machine else 0.0,
+                   "machine_steal_percent": round(100 * steal / machine, 1) if machine else 0.0}
         if self.usage_file:
             figures["cpu_ms_per_start"] = ms(total)
             figures["cpu_ms_per_start_other_processes"] = ms(total - own - api)
@@ -322,6 +342,8 @@ async def measure(args: argparse.Namespace, client, work: Path, archive: Path, u
         "cni_extra_p50_ms": round((statistics.median(cni) - statistics.median(host)) * 1000, 1),
         "burst_pods": args.burst, "runs": args.runs, "apiserver": args.apiserver,
         "bursts": len(bursts), "starts_per_second_each": [b["starts_per_second"] for b in bursts],
+        "cpu_ms_per_start_each": [b.get("cpu_ms_per_start") for b in bursts],
+        "machine_idle_percent_each": [b["machine_idle_percent"] for b in bursts],
         **sorted(bursts, key=lambda b: b["starts_per_second"])[len(bursts) // 2],  # the median burst
     }
     return result
