@@ -1,9 +1,14 @@
-"""compare() skips equal subtrees (managed_fields_walk._unchanged); its answers must not change.
+"""compare() takes two shortcuts; its answers must not change.
 
-The reference is the same walk with the skip turned off. Seeded pairs of objects (one changed
-from the other: values changed, true against 1, 1 against 1.0, fields removed, list items
-duplicated or stripped of their keys) must give the same added/modified/removed sets, and the
-same failure for objects that cannot be walked, both ways.
+- It skips equal subtrees (managed_fields_walk._unchanged).
+- It adds an all-new value (a field a patch adds, the first status a kubelet writes) to the
+  added set in one walk of its own (managed_fields_walk._added).
+
+The reference is the general walk with neither: no skip, and an all-new value diffed against
+nothing like any other. Seeded pairs of objects (one changed from the other: values changed,
+true against 1, 1 against 1.0, fields removed, list items duplicated or stripped of their keys),
+and whole objects against nothing, must give the same added/modified/removed sets, and the same
+failure for objects that cannot be walked, both ways.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import random
 import pytest
 
 from kybernetes.api import managed_fields_walk
-from kybernetes.api.managed_fields_walk import FieldSetError, compare
+from kybernetes.api.fieldpath import FieldSet
+from kybernetes.api.managed_fields_walk import MISSING, Comparison, FieldSetError, compare
 from kybernetes.apiserver.apply_schema import managed_schema
 from tests.apiserver.test_managed_create import CASES, _mutate, info_of, widget, widget_info
 from tests.apiserver.test_managed_update import lease
@@ -28,10 +34,23 @@ def _outcome(old, new, schema):
     return diff.added.to_fields_v1(), diff.modified.to_fields_v1(), diff.removed.to_fields_v1()
 
 
+def _added_by_the_general_walk(path, new, schema, parent):
+    """What _added puts into ``parent`` (the added set's node of ``path[:-1]``), found by the
+    general walk: ``new`` diffed against nothing, from a root of its own, then put in place."""
+    found = Comparison()
+    managed_fields_walk._compare((), MISSING, new, schema, found)
+    parent.members.add(path[-1])
+    if found.added.members or found.added.children:
+        node = parent.children.setdefault(path[-1], FieldSet())
+        node.members |= found.added.members
+        node.children.update(found.added.children)
+
+
 def both_ways(old, new, schema, monkeypatch):
     fast = _outcome(old, new, schema)
     with monkeypatch.context() as m:
         m.setattr(managed_fields_walk, "_unchanged", lambda *_: False)
+        m.setattr(managed_fields_walk, "_added", _added_by_the_general_walk)
         slow = _outcome(old, new, schema)
     return slow, fast
 
@@ -84,3 +103,17 @@ def test_seeded_pairs_compare_alike(monkeypatch):
             checked += 1
             unwalkable += slow == "unwalkable"
     assert checked > 600 and unwalkable > 5
+
+
+def test_whole_objects_against_nothing_compare_alike(monkeypatch):
+    rng = random.Random(2711)
+    checked = 0
+    for info_fn, make in ALL:
+        schema = managed_schema(info_fn())
+        for i in range(20):
+            new = make() if i == 0 else _mutate(make(), rng)
+            slow, fast = both_ways({}, new, schema, monkeypatch)
+            assert fast == slow, new
+            assert slow == "unwalkable" or slow[0], new  # everything in it is added
+            checked += 1
+    assert checked > 200
