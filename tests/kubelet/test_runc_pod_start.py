@@ -76,10 +76,11 @@ async def test_the_sandbox_record_names_its_namespace_files_before_they_exist(tm
         make = rt.host.create_namespaces
         on_disk: list[dict] = []
 
-        async def create_namespaces(sandbox_id, config):
-            on_disk.append(read_records(rt.store.sandboxes_dir)[sandbox_id])
-            assert not Path(on_disk[0]["netns"]).exists()
-            return await make(sandbox_id, config)
+        async def create_namespaces(paths, config):
+            on_disk.extend(read_records(rt.store.sandboxes_dir).values())  # the only sandbox
+            assert tuple(on_disk[0][k] for k in ("netns", "ipcns", "utsns")) == paths
+            assert not Path(paths[0]).exists()
+            return await make(paths, config)
 
         rt.host.create_namespaces = create_namespaces
         sandbox_id = await rt.run_pod_sandbox(sandbox_config())

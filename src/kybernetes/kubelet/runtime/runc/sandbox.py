@@ -101,11 +101,12 @@ class SandboxHost:
         uts = "" if host_net else f"{ns}uts{os.sep}{name}"
         return net, ipc, uts
 
-    async def create_namespaces(self, sandbox_id: str, config: PodSandboxConfig) -> tuple[str, str, str]:
-        paths = self.ns_paths(sandbox_id, config)
+    async def create_namespaces(self, paths: tuple[str, str, str], config: PodSandboxConfig) -> None:
+        """Make the namespaces behind ``paths`` (``ns_paths``' answer, already in the sandbox's
+        record); "" for one shared with the host."""
         net, ipc, uts = paths
         if not (net or ipc or uts):
-            return paths
+            return
         self._prepare_ns_dir()
         hostname = (config.hostname or config.metadata.name)[:63] if uts else ""
         try:
@@ -116,7 +117,6 @@ class SandboxHost:
         except OSError as e:
             self.remove_namespaces(paths)
             raise SandboxError(f"cannot create the pod's namespaces: {e}") from None
-        return paths
 
     @staticmethod
     def remove_namespaces(paths: tuple[str, ...]) -> None:

@@ -242,7 +242,7 @@ class RuncRuntime(ContainerOps, LogReopenOps, MachineStatsOps):
         self._sandboxes[sandbox_id] = record
         self._sandbox_index.add(config.labels, sandbox_id)
         try:
-            await self.host.create_namespaces(sandbox_id, config)
+            await self.host.create_namespaces((record.netns, record.ipcns, record.utsns), config)
             if record.netns:
                 meta = config.metadata
                 ips = await self.network.setup(record.netns, sandbox_id, meta.namespace, meta.name, meta.uid,
