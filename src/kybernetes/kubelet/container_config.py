@@ -35,6 +35,7 @@ from kybernetes.kubelet.volumes.errors import ContainerConfigError
 from kybernetes.kubelet.volumes.manager import PodVolumes
 from kybernetes.kubelet.volumes.service_account import has_mount_at
 from kybernetes.kubelet.volumes.sources import ObjectCache
+from kybernetes.util.files import read_text, write_text
 
 Obj = dict[str, Any]
 
@@ -257,14 +258,9 @@ def write_hosts_file(pod: Obj, volumes: PodVolumes, facts: PodFacts, cluster_dom
             host_hosts = LOCAL_HOSTS
     text = hosts_file(pod, facts.pod_ips, cluster_domain, host_hosts)
     path = os.path.join(volumes.pod_dir, "etc-hosts")
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return path
-    except OSError:
-        pass
-    with open(path, "w") as f:
-        f.write(text)
+    if read_text(path) == text:
+        return path
+    write_text(path, text)
     os.chmod(path, 0o644)
     return path
 

@@ -4,6 +4,10 @@ Private keys and kubeconfigs must never exist on disk with a wider mode, not eve
 between creating a file and a chmod, so files are created with their final mode (os.open's mode
 argument) under a temporary name and renamed over the target. A reader sees the old file or the
 new one, never half of either.
+
+Small files rewritten in place (a pod's hosts file, pid files read back) use ``read_text`` and
+``write_text``: plain open() on a string path, which on a pod start's hot path costs a fraction
+of pathlib's read_text/write_text (a Path object parsed for every call).
 """
 
 from __future__ import annotations
@@ -47,3 +51,18 @@ def ensure_private_dir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def read_text(path: str) -> str | None:
+    """The text of a small file; None when there is no such file."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` over the file at ``path`` (in place, not atomically)."""
+    with open(path, "w") as f:
+        f.write(text)

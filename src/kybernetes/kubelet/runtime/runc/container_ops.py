@@ -31,6 +31,7 @@ from kybernetes.kubelet.runtime.runc.users import (
     account_files,
     resolve_user,
 )
+from kybernetes.util.files import read_text
 
 if TYPE_CHECKING:
     from kybernetes.kubelet.runtime.runc.service import RuncRuntime
@@ -40,15 +41,6 @@ KILL_WAIT_SECONDS = 10.0
 
 def _now_ns() -> int:
     return time.time_ns()
-
-
-def _read_stripped(path: str) -> str:
-    """The text of a small file, stripped ("" when there is no such file)."""
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return ""
 
 
 class ContainerOps(StreamingOps):
@@ -98,7 +90,7 @@ class ContainerOps(StreamingOps):
                                 gid=security.run_as_group if security else None,
                                 username=security.run_as_username if security else "",
                                 files=self._image_accounts(image_id, record.rootfs))
-            hostname = _read_stripped(os.path.join(sandbox.dir, "hostname"))
+            hostname = (read_text(os.path.join(sandbox.dir, "hostname")) or "").strip()
             spec = build_spec(config=config, sandbox_config=sandbox.config, image=image, user=user,
                               rootfs=record.rootfs, cgroups_path=record.cgroups_path, sandbox_dir=sandbox.dir,
                               netns=sandbox.netns, ipcns=sandbox.ipcns, utsns=sandbox.utsns, hostname=hostname,

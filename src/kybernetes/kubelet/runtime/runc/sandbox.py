@@ -31,6 +31,7 @@ from pathlib import Path
 
 from kybernetes.kubelet.runtime.protocol import DNSConfig, NamespaceMode, PodSandboxConfig
 from kybernetes.kubelet.runtime.runc import linux
+from kybernetes.util.files import read_text, write_text
 
 HOSTS_HEADER = "# Kubernetes-managed hosts file (written by the kybernetes runc runtime).\n"
 LOCAL_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
@@ -42,20 +43,6 @@ SHORT_NAME = 16  # hex digits of the sandbox id that name its namespace files an
 
 class SandboxError(Exception):
     """A namespace could not be created or a sandbox file written."""
-
-
-def _write(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def _read_host_name() -> str | None:
-    """/etc/hostname's name (None: no such file)."""
-    try:
-        with open("/etc/hostname") as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        return None
 
 
 class SandboxHost:
@@ -131,23 +118,22 @@ class SandboxHost:
         directory = self._sandboxes_prefix + sandbox_id
         os.makedirs(directory, exist_ok=True)
         host_net = config.namespace_options.network == NamespaceMode.NODE
-        hostname = _read_host_name() if host_net else None
-        if hostname is None:
-            hostname = (config.hostname or config.metadata.name)[:63]
-        _write(os.path.join(directory, "hostname"), hostname + "\n")
+        host_name = read_text("/etc/hostname") if host_net else None
+        hostname = host_name.strip() if host_name is not None else (config.hostname or config.metadata.name)[:63]
+        write_text(os.path.join(directory, "hostname"), hostname + "\n")
         if host_net:
             shutil.copyfile("/etc/hosts", os.path.join(directory, "hosts"))
         else:
             own = "".join(f"{ip}\t{hostname}\n" for ip in ips)
-            _write(os.path.join(directory, "hosts"), HOSTS_HEADER + LOCAL_HOSTS + own)
+            write_text(os.path.join(directory, "hosts"), HOSTS_HEADER + LOCAL_HOSTS + own)
         resolv = resolv_conf(config.dns_config)
         if resolv is None:
             try:
                 shutil.copyfile("/etc/resolv.conf", os.path.join(directory, "resolv.conf"))
             except OSError:
-                _write(os.path.join(directory, "resolv.conf"), "")
+                write_text(os.path.join(directory, "resolv.conf"), "")
         else:
-            _write(os.path.join(directory, "resolv.conf"), resolv)
+            write_text(os.path.join(directory, "resolv.conf"), resolv)
         return directory
 
     def remove_files(self, sandbox_id: str) -> None:
