@@ -20,7 +20,7 @@ import pytest
 
 from kybernetes.kubelet.runtime import protocol as cri
 from kybernetes.kubelet.runtime.runc.record_files import StateError, read_copies, read_records
-from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord, StateStore, to_jsonable
+from kybernetes.kubelet.runtime.runc.state import ContainerRecord, SandboxRecord, StateStore, to_json
 
 ROOT = Path(__file__).resolve().parents[2]
 MAGIC = b"KYBREC\x00\x01"
@@ -43,6 +43,11 @@ def container(record_id: str = "c1") -> ContainerRecord:
 
 
 # -- the documented layout, decoded here independently of the module --------------------------------
+
+def to_jsonable(record) -> dict:
+    """The JSON data a record file holds for ``record``."""
+    return json.loads(to_json(record))
+
 
 def slot_size(path: Path) -> int:
     content = path.read_bytes()

@@ -46,11 +46,6 @@ def to_json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
-def to_jsonable(value: Any) -> Any:
-    """``value`` as the JSON data a record file holds for it (plain dicts, lists and scalars)."""
-    return orjson.loads(to_json(value))
-
-
 def _convert(tp: Any, data: Any) -> Any:
     if data is None:
         return None
