@@ -29,6 +29,7 @@ their protocol to TCP, which the published schemas no longer carry, so it is kno
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,14 +86,17 @@ def _remember(cache: dict[int, tuple[Any, Any]], schema: Mapping[str, Any], valu
     return value
 
 
+def _per_schema(cache: dict[int, tuple[Any, Any]], schema: Mapping[str, Any], build: Any) -> Any:
+    """``build(schema)``, worked out once per schema object."""
+    known = _cached(cache, schema)
+    if known is _MISSING:
+        known = _remember(cache, schema, build(schema))
+    return known
+
+
 def shape_of(schema: Mapping[str, Any] | None) -> Shape:
     """How values of ``schema`` are walked (worked out once per schema object)."""
-    if not schema:
-        return _UNTYPED_SHAPE
-    shape = _cached(_shapes, schema)
-    if shape is _MISSING:
-        shape = _remember(_shapes, schema, _shape_of(schema))
-    return shape
+    return _per_schema(_shapes, schema, _shape_of) if schema else _UNTYPED_SHAPE
 
 
 def _shape_of(schema: Mapping[str, Any]) -> Shape:
@@ -201,6 +205,12 @@ def same(a: Any, b: Any) -> bool:
     return a == b and isinstance(b, (dict, list)) == isinstance(a, (dict, list))
 
 
+def _element_counts(pairs: list[tuple[str, Any]]) -> Counter[str]:
+    """How often each element occurs among ``_elements``' pairs (a keyed item listed twice is
+    not walked)."""
+    return Counter(element for element, _ in pairs)
+
+
 def _elements(shape: Shape, items: list, path: Path) -> list[tuple[str, Any]]:
     return [(item_element(shape, item, path), item) for item in items]
 
@@ -230,9 +240,7 @@ def _to_set(path: Path, value: Any, schema: Mapping[str, Any] | None, out: Field
     elif isinstance(value, list) and shape.kind == LIST:
         items = item_schema(schema)
         pairs = _elements(shape, value, path)
-        counts: dict[str, int] = {}
-        for element, _ in pairs:
-            counts[element] = counts.get(element, 0) + 1
+        counts = _element_counts(pairs)
         for element, item in pairs:
             child = (*path, element)
             if counts[element] == 1:
@@ -322,12 +330,7 @@ _UNTYPED_FIELDS = _Fields(None)
 
 
 def _fields_of(schema: Mapping[str, Any] | None) -> _Fields:
-    if not schema:
-        return _UNTYPED_FIELDS
-    known = _cached(_fields, schema)
-    if known is _MISSING:
-        known = _remember(_fields, schema, _Fields(schema))
-    return known
+    return _per_schema(_fields, schema, _Fields) if schema else _UNTYPED_FIELDS
 
 
 def _added(path: Path, new: Any, schema: Mapping[str, Any] | None, parent: FieldSet) -> None:
@@ -356,9 +359,7 @@ def _added(path: Path, new: Any, schema: Mapping[str, Any] | None, parent: Field
             _added((*path, "f:" + name), item, fields.field(name), node)
         return
     pairs = _elements(shape, new, path)
-    counts: dict[str, int] = {}
-    for item_element_, _ in pairs:
-        counts[item_element_] = counts.get(item_element_, 0) + 1
+    counts = _element_counts(pairs)
     items = fields.items
     for item_element_, item in pairs:
         if counts[item_element_] == 1:
@@ -405,9 +406,7 @@ def _walkable(value: Any, schema: Mapping[str, Any] | None) -> bool:
         pairs = _elements(shape, value, ())
     except FieldSetError:
         return False
-    counts: dict[str, int] = {}
-    for element, _ in pairs:
-        counts[element] = counts.get(element, 0) + 1
+    counts = _element_counts(pairs)
     items = item_schema(schema)
     return all(_walkable(item, items) for element, item in pairs
                if counts[element] == 1 and isinstance(item, (dict, list)))
