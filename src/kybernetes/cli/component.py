@@ -160,16 +160,10 @@ def run_until_signalled(name: str, main: Callable[[], Awaitable[Any]]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    tune_for_long_running()
     try:
-        import uvloop
-    except ImportError:  # pragma: no cover
-        asyncio.run(runner())
-    else:
-        try:
-            uvloop.run(runner())
-        except Exception as e:
-            if not type(e).__module__.startswith("kybernetes."):
-                raise
-            click.echo(f"kyb {name}: {e}", err=True)
-            sys.exit(1)
+        run_loop(runner())
+    except Exception as e:
+        if not type(e).__module__.startswith("kybernetes."):
+            raise
+        click.echo(f"kyb {name}: {e}", err=True)
+        sys.exit(1)
