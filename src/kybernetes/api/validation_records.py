@@ -160,11 +160,12 @@ def _legacy_event(event: dict[str, Any], controller_field: str) -> list[Cause]:
     involved_ns = involved.get("namespace") or ""
     causes = []
     if not event.get("eventTime"):
-        if (not involved_ns and namespace not in ("", "default")) or (involved_ns and namespace != involved_ns):
-            causes.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+        mismatch = (not involved_ns and namespace not in ("", "default")) or (involved_ns and namespace != involved_ns)
     else:
-        if not involved_ns and namespace not in ("default", "kube-system"):
-            causes.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+        mismatch = not involved_ns and namespace not in ("default", "kube-system")
+    if mismatch:  # (the cause is built only then: every event create comes this way)
+        causes.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
+    if event.get("eventTime"):
         causes += _strict_event_fields(event, controller_field)
     return causes + [invalid("namespace", namespace, m) for m in dns1123_subdomain_errors(namespace)]
 
