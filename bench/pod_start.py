@@ -137,9 +137,8 @@ def machine_ticks() -> tuple[int, int, int]:
     """The whole machine's CPU time from /proc/stat, in clock ticks summed over its CPUs: (all,
     idle + iowait, steal: time the hypervisor gave to other guests)."""
     with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:9]]
-    user, nice, system, idle, iowait, irq, softirq, steal = fields
-    return sum(fields), idle + iowait, steal
+        fields = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(fields), fields[3] + fields[4], fields[7]
 
 
 class CpuMeter:
